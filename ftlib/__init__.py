@@ -1,0 +1,16 @@
+"""ftlib: the small helper library of *Fine-tuning LLMs, hands-on*.
+
+Each module holds one concern and says which chapter teaches it:
+
+- ``ftlib.profile``: runtime profiles (gpu / cpu / smoke), seeding, the banner.
+- ``ftlib.models``: loading a model by profile, the offline model, parameter counts.
+- ``ftlib.data``: JSONL records, chat templates, prompt masking, collation.
+- ``ftlib.evaluate``: batched greedy generation and exact match.
+- ``ftlib.plots``: the figures the chapters draw.
+- ``ftlib.exercises``: autograded checks for the end-of-chapter exercises.
+
+Importing ``ftlib`` does nothing else: no seeding, no downloads, no settings changed.
+"""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

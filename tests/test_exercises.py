@@ -1,0 +1,48 @@
+import re
+
+import pytest
+
+from ftlib.exercises import check, exercises
+
+
+def test_known_exercises():
+    assert exercises() == ["1.1", "1.2", "1.3"]
+    with pytest.raises(KeyError, match="no check for exercise '9.9'"):
+        check("9.9", None)
+
+
+def test_1_1(capsys):
+    assert check("1.1", 460_800)
+    assert not check("1.1", 30 * 8 * (1152 + 1152))  # treats v_proj like q_proj
+    assert not check("1.1", None) and not check("1.1", True)
+    out = capsys.readouterr().out
+    assert "PASSED exercise 1.1" in out and "Hint" in out
+
+
+def lenient(prediction, reference):
+    found = re.search(r"\d{4}-\d{2}-\d{2}", prediction)
+    return bool(found) and found.group() == reference
+
+
+def test_1_2(capsys):
+    assert check("1.2", lenient)
+    assert not check("1.2", lambda p, r: p.strip() == r)
+    assert not check("1.2", lambda p, r: 1 / 0)  # a crash is reported, not raised
+    assert not check("1.2", "not a function")
+    assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_1_3():
+    def shots(examples):
+        return [f"{e['prompt'].splitlines()[-1]}\nAnswer: {e['answer']}" for e in examples]
+
+    def good(examples, query):
+        return "\n\n".join([*shots(examples), query["prompt"].splitlines()[-1]])
+
+    def query_first(examples, query):
+        return "\n\n".join([query["prompt"].splitlines()[-1], *shots(examples)])
+
+    assert check("1.3", good)
+    assert not check("1.3", lambda examples, query: query["prompt"])  # zero-shot
+    assert not check("1.3", lambda examples, query: good(examples, query) + " " + query["answer"])  # leaks
+    assert not check("1.3", query_first)

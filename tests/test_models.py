@@ -1,0 +1,94 @@
+import json
+
+import pytest
+import torch
+
+from ftlib import models
+from ftlib.models import (
+    HUB_ID,
+    ModelMissingError,
+    ParamCount,
+    check_model,
+    count_parameters,
+    find_gguf,
+    load_model,
+    offline_model_dir,
+    prepare,
+    tiny_llama,
+)
+from ftlib.profile import get_profile
+
+
+def test_offline_model_dir_follows_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("FTLIB_MODELS", str(tmp_path))
+    assert offline_model_dir() == tmp_path / "smollm2-135m-instruct"
+
+
+def test_missing_model_says_what_to_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("FTLIB_MODELS", str(tmp_path))
+    with pytest.raises(ModelMissingError, match="make model"):
+        load_model(get_profile("cpu"))
+
+
+def test_smoke_model_is_tiny_with_the_real_tokenizer(smoke):
+    model, tokenizer = smoke
+    assert model.config.num_hidden_layers == 2 and model.config.hidden_size == 64
+    assert model.config.vocab_size == len(tokenizer) == 49152
+    assert tokenizer.chat_template and tokenizer.eos_token == "<|im_end|>"
+    assert not model.training
+
+
+def test_tiny_llama_is_seeded():
+    a, b, c = tiny_llama(100, seed=0), tiny_llama(100, seed=0), tiny_llama(100, seed=1)
+    assert torch.equal(a.lm_head.weight, b.lm_head.weight)
+    assert not torch.equal(a.lm_head.weight, c.lm_head.weight)
+
+
+def test_count_parameters():
+    layer = torch.nn.Linear(3, 2)  # 3*2 weights + 2 biases
+    assert count_parameters(layer) == ParamCount(8, 8)
+    layer.bias.requires_grad_(False)
+    count = count_parameters(layer)
+    assert count == (6, 8) and count.fraction == 0.75 and "75.000%" in str(count)
+
+
+def test_count_parameters_counts_tied_weights_once():
+    model = tiny_llama(100)
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+    unique = {id(p): p.numel() for p in model.parameters()}
+    assert count_parameters(model).total == sum(unique.values())
+    assert count_parameters(model).total < sum(p.numel() for p in model.state_dict().values())
+
+
+def test_prepared_model_passed_its_check():
+    """`make model` ran prepare(): convert_gguf + check_model. Its record says what it found."""
+    info = json.loads((offline_model_dir() / models.MARKER).read_text())
+    assert info["parameters"] == 134_515_008
+    assert "paris" in info["check"]["answer"].lower()
+    assert (offline_model_dir() / "model.safetensors").is_file()
+
+
+def test_prepare_is_idempotent(tmp_path, capsys, monkeypatch):
+    (tmp_path / models.MARKER).write_text("{}")
+    monkeypatch.setattr(models, "convert_gguf", lambda *a: pytest.fail("must not convert again"))
+    assert prepare(tmp_path) == tmp_path
+    models.main(["prepare", "--out", str(tmp_path)])
+    assert capsys.readouterr().out.count("offline model ready") == 2
+
+
+def test_find_gguf():
+    path = find_gguf()
+    assert path.name == models.GGUF_FILE and path.stat().st_size > 50_000_000
+
+
+def test_check_model_passes_on_the_real_model(real):
+    assert "paris" in check_model(*real).lower()
+
+
+def test_check_model_rejects_a_random_model(smoke):
+    with pytest.raises(RuntimeError, match="model check failed"):
+        check_model(*smoke)
+
+
+def test_gpu_profile_names_the_hub_model():
+    assert get_profile("gpu").dtype == torch.bfloat16 and HUB_ID == "HuggingFaceTB/SmolLM2-135M-Instruct"

@@ -1,0 +1,20 @@
+import matplotlib.pyplot as plt
+import pytest
+
+from ftlib.plots import plot_loss
+
+
+def test_plot_loss_draws_steps_and_running_mean():
+    ax = plot_loss([3.0, 2.0, 1.5, 1.2, 1.0, 0.9, 0.8], title="t", window=3)
+    lines = ax.get_lines()
+    assert len(lines) == 2 and list(lines[0].get_xdata()) == list(range(1, 8))
+    assert lines[1].get_ydata()[0] == pytest.approx((3.0 + 2.0 + 1.5) / 3)
+    assert ax.get_title() == "t" and "nats" in ax.get_ylabel()
+    plt.close("all")
+
+
+def test_plot_loss_short_history_and_bad_input():
+    assert len(plot_loss([1.0, 0.5]).get_lines()) == 1  # too short for a running mean
+    with pytest.raises(ValueError):
+        plot_loss([])
+    plt.close("all")
