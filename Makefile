@@ -12,7 +12,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ftlib-installed
 MODEL := models/smollm2-135m-instruct/ftlib-model.json
-JB := $(PY) -m jupyter_book build . --builder html -W -n --keep-going
+JB := $(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 # The notebook kernels must run the venv's Python, whatever the caller's PATH holds.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
