@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import torch
 from tqdm import tqdm
 
+from ftlib.data import chat_prompt
+
 __all__ = ["exact_match", "generate"]
 
 
@@ -30,8 +32,6 @@ def generate(
     Returns:
         The generated answers, special tokens removed, stripped of surrounding white space.
     """
-    from ftlib.data import chat_prompt
-
     if isinstance(prompts, str):
         raise TypeError("prompts must be a list of strings, not one string")
     was_training, side = model.training, tokenizer.padding_side

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import torch
 
+from ftlib.evaluate import generate
 from ftlib.profile import Profile, get_profile
 
 __all__ = [
@@ -135,8 +136,6 @@ def check_model(model, tokenizer) -> str:
     Raises:
         RuntimeError: when the answer does not contain the expected word (a broken conversion).
     """
-    from ftlib.evaluate import generate
-
     answer = generate(model, tokenizer, [CHECK_PROMPT], max_new_tokens=8)[0]
     if CHECK_EXPECT.lower() not in answer.lower():
         raise RuntimeError(f"model check failed: asked {CHECK_PROMPT!r}, expected {CHECK_EXPECT!r}, got {answer!r}")
