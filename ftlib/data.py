@@ -11,6 +11,7 @@ Taught in chapter 1, section 1.3 (chapter 3 goes deeper).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,8 +24,6 @@ IGNORE_INDEX = -100  # the label PyTorch's cross_entropy skips (its default igno
 
 def data_dir() -> Path:
     """The book's data folder: ``$FTLIB_DATA``, by default ``data/`` in the repository."""
-    import os
-
     return Path(os.environ.get("FTLIB_DATA") or Path(__file__).resolve().parents[1] / "data")
 
 
