@@ -1,7 +1,9 @@
 # The book's commands. Everything runs inside .venv, which the first target that needs it creates.
 #   make book     build the HTML book from the committed notebook outputs (the main job)
-#   make test     unit tests, every notebook re-executed (nbval, cpu profile), the book built with -W
+#   make test     unit tests, every notebook re-executed (nbval, cpu profile), the book built with -W,
+#                 then every page checked in a headless browser
 #   make execute  re-run every notebook top to bottom and write the outputs back (cpu profile)
+#   make student  write _build/student/: chapter notebooks without outputs and solutions
 #   make lab      open JupyterLab on the chapters
 #   make model    prepare the offline SmolLM2-135M-Instruct under models/
 #   make clean    remove build output (keeps .venv and models/; `make distclean` removes those too)
@@ -12,11 +14,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ftlib-installed
 MODEL := models/smollm2-135m-instruct/ftlib-model.json
+VENDOR := _vendor/.stamp
 JB := $(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 # The notebook kernels must run the venv's Python, whatever the caller's PATH holds.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: book test unit nbval execute lab model setup clean distclean
+.PHONY: book test unit nbval browser execute lab model setup vendor student clean distclean
 
 setup: $(STAMP)
 
@@ -33,7 +36,21 @@ $(MODEL): | $(STAMP)
 model: $(STAMP)
 	$(PY) -m ftlib.models prepare
 
-book: $(MODEL)
+# MathJax and mermaid, served by the book itself (pinned in package.json / package-lock.json).
+$(VENDOR): package.json package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	npm ci --no-audit --no-fund --silent
+	rm -rf _vendor && mkdir -p _vendor/mermaid/chunks
+	cp -r node_modules/mathjax/es5 _vendor/mathjax
+	cp node_modules/mermaid/dist/mermaid.esm.min.mjs _vendor/mermaid/
+	cp -r node_modules/mermaid/dist/chunks/mermaid.esm.min _vendor/mermaid/chunks/
+	find _vendor -name '*.map' -delete
+	rm -f _vendor/mathjax/latest.js  # MathJax's CDN version finder: never used here
+	@touch $@
+
+vendor: $(VENDOR)
+
+book: $(MODEL) $(VENDOR)
 	$(JB)
 	@echo "The book is at $(abspath _build/html/index.html)"
 
@@ -43,9 +60,18 @@ unit: $(MODEL)
 nbval: $(MODEL)
 	FTLIB_PROFILE=cpu $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1200 -p no:cacheprovider -q chapters
 
-test: unit nbval
+# The browser check drives Debian's chromium (installed here when missing) with Playwright.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	$(PY) -m pytest -m browser tests/site -q
+
+test: unit nbval $(VENDOR)
 	$(JB)
+	$(MAKE) --no-print-directory browser
 	@echo "make test: all passed"
+
+student: $(STAMP)
+	$(PY) tools/student_edition.py
 
 execute: $(MODEL)
 	FTLIB_PROFILE=cpu $(PY) tools/execute_notebooks.py
@@ -54,7 +80,7 @@ lab: $(MODEL)
 	$(PY) -m jupyterlab chapters
 
 clean:
-	rm -rf _build
+	rm -rf _build _vendor
 
 distclean: clean
-	rm -rf $(VENV) models
+	rm -rf $(VENV) models node_modules

@@ -1,0 +1,56 @@
+"""Write the student edition: chapter notebooks without outputs and without solutions.
+
+Usage: python tools/student_edition.py [OUT]   (default: _build/student; `make student`)
+
+- Only chapter notebooks are copied (chapters/NN_*.ipynb); the solutions notebooks are not.
+- Every output and execution count is removed, so students run the cells themselves.
+- A cell tagged ``solution`` (cell metadata ``tags``) is dropped: a chapter may hold a worked
+  solution for instructors. Exercises and their ``check(...)`` cells are kept.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION_TAG = "solution"
+
+README = """# Student edition
+
+The chapter notebooks of *Fine-tuning LLMs, hands-on*, without outputs and without solutions.
+Run them inside the book's repository (they import `ftlib` and read `data/`), or on Colab,
+where the first cell installs what they need. `check("1.2", your_answer)` grades a code exercise.
+"""
+
+
+def student_notebook(nb):
+    """A copy of ``nb`` with solution cells dropped and every output cleared."""
+    nb = nbformat.from_dict(nb)
+    nb.cells = [c for c in nb.cells if SOLUTION_TAG not in c.get("metadata", {}).get("tags", [])]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+    return nb
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0]) if argv else ROOT / "_build" / "student"
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "chapters").mkdir(parents=True)
+    (out / "README.md").write_text(README)
+    for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
+        nb = student_notebook(nbformat.read(path, as_version=4))
+        nbformat.write(nb, out / "chapters" / path.name)
+        print(f"{out / 'chapters' / path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
