@@ -40,12 +40,12 @@ model: $(STAMP)
 $(VENDOR): package.json package-lock.json
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
 	npm ci --no-audit --no-fund --silent
-	rm -rf _vendor && mkdir -p _vendor/mermaid/chunks
-	cp -r node_modules/mathjax/es5 _vendor/mathjax
+	rm -rf _vendor && mkdir -p _vendor/mathjax _vendor/mermaid/chunks
+	# MathJax: the TeX-to-HTML bundle and what it loads on demand (extensions, fonts, menu, accessibility)
+	cd node_modules/mathjax/es5 && cp -r tex-chtml.js input output a11y sre ui adaptors ../../../_vendor/mathjax/
 	cp node_modules/mermaid/dist/mermaid.esm.min.mjs _vendor/mermaid/
 	cp -r node_modules/mermaid/dist/chunks/mermaid.esm.min _vendor/mermaid/chunks/
 	find _vendor -name '*.map' -delete
-	rm -f _vendor/mathjax/latest.js  # MathJax's CDN version finder: never used here
 	@touch $@
 
 vendor: $(VENDOR)
