@@ -18,6 +18,13 @@ Datasets
     ISO 8601 ``YYYY-MM-DD``.  Every date appears at most once in the whole
     dataset, so the splits share no example and no date.
 
+``requests``
+    Booking extraction (chapter 3 and later): turn a short free-text restaurant
+    booking request ("Hi, this is Priya, could I get a table for four on 3
+    March at 7:30 pm, outside if possible?") into one line of JSON with the
+    keys name, party_size, date, time and seating, scored field by field.
+    No two records share a request text or a (name, date, time) triple.
+
 Importing this module has no side effects; only ``main()`` writes files.
 """
 
@@ -46,6 +53,27 @@ __all__ = [
     "sample_dates",
     "dates_prompt",
     "build_dates",
+    "REQUESTS_SIZES",
+    "REQUESTS_YEAR",
+    "REQUESTS_INSTRUCTION",
+    "REQUEST_KEYS",
+    "SEATINGS",
+    "PARTY_MIN",
+    "PARTY_MAX",
+    "NAMES",
+    "NUMBER_WORDS",
+    "TIMES",
+    "REQUEST_DATE_FORMS",
+    "REQUEST_TIME_FORMS",
+    "SEATING_SENTENCES",
+    "SEATING_CLAUSES",
+    "SEATING_TERSE",
+    "REQUEST_TEMPLATES",
+    "request_parts",
+    "request_answer",
+    "requests_prompt",
+    "sample_booking",
+    "build_requests",
     "build_dataset",
     "to_jsonl",
     "write_dataset",
@@ -163,11 +191,243 @@ def build_dates(rng: random.Random) -> Splits:
 
 
 # ---------------------------------------------------------------------------
+# The "requests" dataset
+# ---------------------------------------------------------------------------
+
+REQUESTS_SIZES = {"train": 600, "validation": 60, "test": 120}
+REQUESTS_YEAR = 2027
+REQUESTS_INSTRUCTION = (
+    "Extract the booking as JSON with keys name, party_size (an integer), "
+    f"date (YYYY-MM-DD; every date is in {REQUESTS_YEAR}), time (24-hour HH:MM) "
+    "and seating (indoor, outdoor, bar, or null if not said). "
+    "Reply with the JSON only."
+)
+REQUEST_KEYS = ("name", "party_size", "date", "time", "seating")
+SEATINGS = ("indoor", "outdoor", "bar")
+PARTY_MIN, PARTY_MAX = 1, 12
+
+# Sixty first names from many languages.  None of them is also an English
+# word, a month or a weekday ("May", "Grace", "Will" are left out on purpose),
+# and none is a whole word inside another.
+NAMES = (
+    "Aisha", "Amara", "Amira", "Ana", "Anika", "Arjun", "Bruno", "Chen",
+    "Chloe", "Clara", "Daniel", "Diego", "Elena", "Emma", "Ethan", "Eva",
+    "Farah", "Fatima", "Felix", "Finn", "Freya", "Hana", "Hugo", "Ibrahim",
+    "Ines", "Ingrid", "Jonas", "Julia", "Kai", "Kenji", "Kofi", "Kwame",
+    "Lars", "Leila", "Liam", "Lucia", "Luca", "Malik", "Mateo", "Maya",
+    "Mei", "Nadia", "Naomi", "Nina", "Noah", "Olga", "Oliver", "Omar",
+    "Pablo", "Priya", "Rahul", "Ravi", "Samuel", "Santiago", "Sara", "Sofia",
+    "Tariq", "Theo", "Yara", "Yusuf",
+)
+NUMBER_WORDS = (
+    "zero", "one", "two", "three", "four", "five", "six",
+    "seven", "eight", "nine", "ten", "eleven", "twelve",
+)
+# Bookable times: every half hour from 11:30 to 22:00, as (hour, minute).
+TIMES = tuple((h, m) for h in range(11, 23) for m in (0, 30) if (11, 30) <= (h, m) <= (22, 0))
+
+
+def _date_ordinal(d: dt.date) -> str:
+    return f"{MONTHS[d.month - 1]} {ordinal(d.day)}"
+
+
+# How a booking date is written.  The year, when given, is always 2027, and
+# the weekday, when given, is the real one.
+REQUEST_DATE_FORMS: dict[str, Callable[[dt.date], str]] = {
+    "month_ordinal": _date_ordinal,  # March 3rd
+    "day_month": lambda d: f"{d.day} {MONTHS[d.month - 1]}",  # 3 March
+    "the_ordinal_of": lambda d: f"the {ordinal(d.day)} of {MONTHS[d.month - 1]}",
+    "weekday_full": lambda d: (  # Wednesday 3 March 2027
+        f"{WEEKDAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]} {d.year}"
+    ),
+    "weekday_ordinal": lambda d: f"{WEEKDAYS[d.weekday()]}, {_date_ordinal(d)}",
+    "month_day_year": lambda d: f"{MONTHS[d.month - 1]} {d.day}, {d.year}",
+}
+
+
+def _hour12(h: int, m: int, space: str) -> str:
+    """'7pm', '7:30 pm', '11:30am', '12:30pm'; 12:00 is '12 noon'."""
+    if (h, m) == (12, 0):
+        return "12 noon"
+    minutes = f":{m:02d}" if m else ""
+    suffix = "am" if h < 12 else "pm"
+    return f"{(h - 1) % 12 + 1}{minutes}{space}{suffix}"
+
+
+def _time_words(h: int, m: int) -> str:
+    """'seven o'clock in the evening', 'half past eleven in the morning', 'noon'."""
+    if (h, m) == (12, 0):
+        return "noon"
+    part = "morning" if h < 12 else "afternoon" if h < 18 else "evening"
+    hour = NUMBER_WORDS[(h - 1) % 12 + 1]
+    said = f"half past {hour}" if m else f"{hour} o'clock"
+    return f"{said} in the {part}"
+
+
+# How a booking time is written; each form names exactly one HH:MM.
+REQUEST_TIME_FORMS: dict[str, Callable[[int, int], str]] = {
+    "h12": lambda h, m: _hour12(h, m, ""),  # 7pm, 7:30pm
+    "h12_space": lambda h, m: _hour12(h, m, " "),  # 7 pm, 7:30 pm
+    "h24": lambda h, m: f"{h:02d}:{m:02d}",  # 19:30
+    "words": _time_words,  # half past seven in the evening
+}
+
+# Seating, said as a sentence of its own ("{We}" is "We", or "I" for one
+# person; "{Seats}" is "Seats", or "A seat"), as a trailing clause, or as one
+# word in a terse list.
+SEATING_SENTENCES = {
+    "indoor": ("{We}'d like to sit inside.", "An indoor table, please.", "Indoors, please."),
+    "outdoor": ("{We}'d like to sit outside.", "An outdoor table, please.", "Outside, please."),
+    "bar": (
+        "{We}'d like to sit at the bar.", "{Seats} at the bar, please.", "Bar seating, please."
+    ),
+}
+SEATING_CLAUSES = {
+    "indoor": (", inside if possible", ", indoors if possible"),
+    "outdoor": (", outside if possible", ", outdoors if possible"),
+    "bar": (", at the bar if possible", ", bar seats if possible"),
+}
+SEATING_TERSE = {"indoor": ", inside", "outdoor": ", outside", "bar": ", at the bar"}
+
+# The request templates.  Each fills slots chosen by ``request_parts``:
+# {name} {date} {time}; the party size as {table} "a table for four (people)",
+# {people} "four people", {party_of} "a party of four", {we_are} "there will
+# be four of us" / "it's just me"; {we} "we" or "I"; seating as {seat_s}
+# (" Sentence." or ""), {seat_c} (", clause" or "") or {seat_t} (", word" or "").
+# A capitalised slot ({Table}, {We_are}) starts a sentence.
+REQUEST_TEMPLATES: dict[str, str] = {
+    "hi_this_is": "Hi, this is {name}, could I get {table} on {date} at {time}{seat_c}?",
+    "table_first": "{Table} on {date} at {time}, please. The name is {name}.{seat_s}",
+    "can_you_book": "Can you book {people} in at {time} on {date}?{seat_s} Name: {name}.",
+    "name_here": "{name} here. {We_are}, and {we}'d love a table at {time} on {date}{seat_c}.",
+    "reserve_under": (
+        "I'd like to reserve {table} for {date} at {time}, under the name {name}.{seat_s}"
+    ),
+    "terse": "Booking: {name}, {party_of_bare}, {date}, {time}{seat_t}.",
+    "date_first": "On {date} at {time}, {we}'d like {table}. Booking name: {name}.{seat_s}",
+    "please_reserve": (
+        "Please reserve a table at {time} on {date} for {name}, {party_of}.{seat_s}"
+    ),
+    "room_for": "Do you have room for {people} at {time} on {date}?{seat_s} My name is {name}.",
+    "third_person": "Quick request: {name} would like {table} on {date} at {time}{seat_c}.",
+    "hello_im": "Hello, I'm {name} and I need {table} at {time} on {date}.{seat_s}",
+    "for_date": (
+        "For {date}: {we_are}, arriving at {time}.{seat_s} Please book it under {name}."
+    ),
+}
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def request_parts(rng: random.Random, booking: dict) -> dict[str, str]:
+    """Choose a written form for every field of ``booking``; return the slots."""
+    n = booking["party_size"]
+    number = NUMBER_WORDS[n] if rng.random() < 0.5 else str(n)
+    people = f"{number} {'person' if n == 1 else 'people'}"
+    table = f"a table for {people}" if rng.random() < 0.3 else f"a table for {number}"
+    if n == 1:
+        we_are = "it's just me"
+    else:
+        we_are = rng.choice(
+            (f"there will be {number} of us", f"we are a group of {number}", f"we'll be {number}")
+        )
+    we = "I" if n == 1 else "we"
+    date = dt.date.fromisoformat(booking["date"])
+    hour, minute = (int(x) for x in booking["time"].split(":"))
+    date_form = rng.choice(list(REQUEST_DATE_FORMS))
+    time_form = rng.choice(list(REQUEST_TIME_FORMS))
+    seating = booking["seating"]
+    seat_s = seat_c = seat_t = ""
+    if seating is not None:
+        sentence = rng.choice(SEATING_SENTENCES[seating])
+        seat_s = " " + sentence.format(We=_capitalise(we), Seats="A seat" if n == 1 else "Seats")
+        seat_c = rng.choice(SEATING_CLAUSES[seating])
+        seat_t = SEATING_TERSE[seating]
+    return {
+        "name": booking["name"],
+        "date": REQUEST_DATE_FORMS[date_form](date),
+        "time": REQUEST_TIME_FORMS[time_form](hour, minute),
+        "table": table,
+        "Table": _capitalise(table),
+        "people": people,
+        "party_of": f"a party of {number}",
+        "party_of_bare": f"party of {number}",
+        "we_are": we_are,
+        "We_are": _capitalise(we_are),
+        "we": we,
+        "seat_s": seat_s,
+        "seat_c": seat_c,
+        "seat_t": seat_t,
+    }
+
+
+def request_answer(booking: dict) -> str:
+    """The canonical JSON answer: keys in REQUEST_KEYS order, one line."""
+    record = {key: booking[key] for key in REQUEST_KEYS}
+    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
+
+
+def requests_prompt(text: str) -> str:
+    """Build the prompt: the instruction, then the request on its own line."""
+    return f"{REQUESTS_INSTRUCTION}\nRequest: {text}"
+
+
+def sample_booking(rng: random.Random) -> dict:
+    """Draw one booking: every field uniform; seating is null two times in five."""
+    day = dt.date(REQUESTS_YEAR, 1, 1) + dt.timedelta(days=rng.randrange(365))
+    hour, minute = rng.choice(TIMES)
+    return {
+        "name": rng.choice(NAMES),
+        "party_size": rng.randint(PARTY_MIN, PARTY_MAX),
+        "date": day.isoformat(),
+        "time": f"{hour:02d}:{minute:02d}",
+        "seating": rng.choice((None, None) + SEATINGS),
+    }
+
+
+def build_requests(rng: random.Random) -> Splits:
+    """Build the booking-extraction splits.
+
+    No two records, in any splits, share a request text or a (name, date,
+    time) triple: a draw that repeats one is thrown away and drawn again.
+    """
+    seen_texts: set[str] = set()
+    seen_keys: set[tuple[str, str, str]] = set()
+    names = list(REQUEST_TEMPLATES)
+    splits: Splits = {}
+    for split in SPLITS:
+        size = REQUESTS_SIZES[split]
+        templates = [names[i % len(names)] for i in range(size)]
+        rng.shuffle(templates)
+        records = []
+        for i, template in enumerate(templates):
+            while True:
+                booking = sample_booking(rng)
+                text = REQUEST_TEMPLATES[template].format(**request_parts(rng, booking))
+                key = (booking["name"], booking["date"], booking["time"])
+                if text not in seen_texts and key not in seen_keys:
+                    break
+            seen_texts.add(text)
+            seen_keys.add(key)
+            records.append({
+                "id": f"requests-{split}-{i:04d}",
+                "prompt": requests_prompt(text),
+                "answer": request_answer(booking),
+                "template": template,
+            })
+        splits[split] = records
+    return splits
+
+
+# ---------------------------------------------------------------------------
 # Registry and command line
 # ---------------------------------------------------------------------------
 
 DATASETS: dict[str, Callable[[random.Random], Splits]] = {
     "dates": build_dates,
+    "requests": build_requests,
 }
 
 

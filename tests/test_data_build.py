@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.util
 import json
 import re
@@ -72,6 +73,7 @@ def test_each_dataset_has_its_own_seed(dates) -> None:
 
 
 def test_committed_files_match_the_builder(tmp_path: Path, capsys) -> None:
+    assert {"dates", "requests"} <= set(build.DATASETS)
     build.main(["--out", str(tmp_path)])
     for name in build.DATASETS:
         for split in build.SPLITS:
@@ -79,6 +81,26 @@ def test_committed_files_match_the_builder(tmp_path: Path, capsys) -> None:
             rebuilt = tmp_path / name / f"{split}.jsonl"
             assert committed.read_bytes() == rebuilt.read_bytes(), committed
     assert capsys.readouterr().out.count(" records\n") == 3 * len(build.DATASETS)
+
+
+# SHA-256 of the committed dates files, pinned when the second dataset
+# (requests) was added: adding a dataset must leave these bytes alone.
+DATES_SHA256 = {
+    "train": "12db9627a0607a94d37ed791d0231defcd62ff8afdb40d980b28c01d515cfff5",
+    "validation": "67c759dda018447f9c4ced2fa8d60fc62f90701f40627f211454911ca7e150c9",
+    "test": "8fd952df78bef118c5621da32d5cd110acf799dec98bd95e0faa883e4a538d3e",
+}
+
+
+def test_adding_datasets_leaves_dates_unchanged(dates) -> None:
+    for split in build.SPLITS:
+        committed = (ROOT / "data" / "dates" / f"{split}.jsonl").read_bytes()
+        assert hashlib.sha256(committed).hexdigest() == DATES_SHA256[split], split
+        assert build.to_jsonl(dates[split]).encode("utf-8") == committed, split
+    # Building the other datasets first does not disturb the dates generator.
+    for name in build.DATASETS:
+        build.build_dataset(name)
+    assert build.build_dataset("dates") == dates
 
 
 def test_jsonl_format(dates) -> None:
