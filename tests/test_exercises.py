@@ -6,7 +6,7 @@ from ftlib.exercises import check, exercises
 
 
 def test_known_exercises():
-    assert exercises() == ["1.1", "1.2", "1.3"]
+    assert exercises() == ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3"]
     with pytest.raises(KeyError, match="no check for exercise '9.9'"):
         check("9.9", None)
 
@@ -46,3 +46,28 @@ def test_1_3():
     assert not check("1.3", lambda examples, query: query["prompt"])  # zero-shot
     assert not check("1.3", lambda examples, query: good(examples, query) + " " + query["answer"])  # leaks
     assert not check("1.3", query_first)
+
+
+def test_2_1(capsys):
+    assert check("2.1", 0.41703)
+    assert not check("2.1", -0.41703)
+    assert "wrong sign" in capsys.readouterr().out
+    assert not check("2.1", 2.0) and not check("2.1", "0.417")
+
+
+def test_2_2(capsys):
+    import torch
+
+    def sequence_mean(nll, mask):
+        return (nll.sum(1) / mask.sum(1)).mean()
+
+    assert check("2.2", sequence_mean)
+    assert not check("2.2", lambda nll, mask: nll.sum() / mask.sum())
+    assert "token mean" in capsys.readouterr().out
+    assert not check("2.2", lambda nll, mask: torch.zeros(3))
+    assert not check("2.2", lambda nll, mask: 1 / 0)
+
+
+def test_2_3():
+    assert check("2.3", 49152) and check("2.3", 49152.2)
+    assert not check("2.3", 10.8) and not check("2.3", None)

@@ -18,3 +18,23 @@ def test_plot_loss_short_history_and_bad_input():
     with pytest.raises(ValueError):
         plot_loss([])
     plt.close("all")
+
+
+def test_plot_curves():
+    from ftlib.plots import plot_curves
+
+    ax = plot_curves({"a": [1, 2, 3], "b": [3, 2]}, title="t", xlabel="step", ylabel="p")
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"] and ax.get_xlabel() == "step"
+    with pytest.raises(ValueError):
+        plot_curves({}, "t", "x", "y")
+    plt.close("all")
+
+
+def test_plot_token_losses():
+    from ftlib.plots import plot_token_losses
+
+    ax = plot_token_losses(["20", "00", "<|im_end|>"], {"before": [1, 2, 3], "after": [0.1, 0.2, 0.3]}, title="t")
+    assert len(ax.patches) == 6 and [t.get_text() for t in ax.get_xticklabels()] == ["20", "00", "<|im_end|>"]
+    with pytest.raises(ValueError):
+        plot_token_losses(["a"], {"x": [1, 2]}, title="t")
+    plt.close("all")
