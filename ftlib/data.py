@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["IGNORE_INDEX", "chat_prompt", "collate", "data_dir", "load_jsonl", "tokenize_sft"]
+__all__ = ["IGNORE_INDEX", "chat_prompt", "collate", "data_dir", "load_jsonl", "pack", "tokenize_sft"]
 
 IGNORE_INDEX = -100  # the label PyTorch's cross_entropy skips (its default ignore_index)
 
@@ -74,11 +74,18 @@ def chat_prompt(prompt: str, tokenizer) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def tokenize_sft(record: dict, tokenizer, max_length: int = 256) -> dict[str, list[int]]:
+def tokenize_sft(
+    record: dict, tokenizer, max_length: int = 256, mask_prompt: bool = True, end_of_turn: bool = True
+) -> dict[str, list[int]]:
     """Token ids of prompt + answer, with labels -100 on the prompt so only the answer is learned.
 
     The answer ends with the template's end-of-turn token, which is learned too: it is how
     the model learns to stop.
+
+    Args:
+        mask_prompt: False puts a loss on the prompt tokens too (chapter 3 measures what that does).
+        end_of_turn: False leaves the end-of-turn token and what follows it out of the example
+            (chapter 3 measures that the model then does not stop).
 
     Returns:
         ``input_ids``, ``attention_mask`` and ``labels`` as lists of equal length (at most ``max_length``).
@@ -91,12 +98,14 @@ def tokenize_sft(record: dict, tokenizer, max_length: int = 256) -> dict[str, li
     full_text = tokenizer.apply_chat_template(messages, tokenize=False)
     if not full_text.startswith(prompt_text):
         raise ValueError("the chat template renders the prompt differently with and without the answer")
+    answer_text = full_text[len(prompt_text) :] if end_of_turn else record["answer"]
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(full_text[len(prompt_text) :], add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(answer_text, add_special_tokens=False)["input_ids"]
     if len(prompt_ids) >= max_length:
         raise ValueError(f"the prompt has {len(prompt_ids)} tokens, max_length={max_length} leaves no room for the answer")
     input_ids = (prompt_ids + answer_ids)[:max_length]
-    labels = ([IGNORE_INDEX] * len(prompt_ids) + answer_ids)[:max_length]
+    prompt_labels = [IGNORE_INDEX] * len(prompt_ids) if mask_prompt else prompt_ids
+    labels = (prompt_labels + answer_ids)[:max_length]
     return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
 
 
@@ -116,3 +125,27 @@ def collate(examples: Sequence[dict[str, list[int]]], pad_token_id: int) -> dict
         batch["attention_mask"].append(e["attention_mask"] + [0] * pad)
         batch["labels"].append(e["labels"] + [IGNORE_INDEX] * pad)
     return {k: torch.tensor(v, dtype=torch.long) for k, v in batch.items()}
+
+
+def pack(examples: Sequence[dict[str, list[int]]], block_size: int) -> list[dict[str, list[int]]]:
+    """Concatenate tokenized examples and cut the stream into blocks of ``block_size`` tokens.
+
+    Packing removes padding: every block is full except perhaps the last. The first label
+    of each example is set to -100 so that no example is trained to follow the one before it,
+    but attention still crosses example boundaries inside a block (masking that needs
+    per-example position ids, which this simple version does not build).
+
+    Taught in chapter 3, section 3.5.
+    """
+    if block_size < 2:
+        raise ValueError("block_size must be at least 2")
+    ids: list[int] = []
+    labels: list[int] = []
+    for e in examples:
+        ids += e["input_ids"]
+        labels += [IGNORE_INDEX] + e["labels"][1:]
+    blocks = []
+    for start in range(0, len(ids), block_size):
+        chunk = ids[start : start + block_size]
+        blocks.append({"input_ids": chunk, "attention_mask": [1] * len(chunk), "labels": labels[start : start + block_size]})
+    return blocks

@@ -113,3 +113,26 @@ def test_padding_changes_no_real_logit(smoke):
         alone = model(**collate([short], tokenizer.pad_token_id)).logits[0]
         padded = model(**collate([long, short], tokenizer.pad_token_id)).logits[1, : alone.shape[0]]
     torch.testing.assert_close(alone, padded, atol=1e-5, rtol=1e-5)
+
+
+def test_tokenize_sft_options(smoke):
+    _, tokenizer = smoke
+    full = tokenize_sft(GOOD, tokenizer)
+    unmasked = tokenize_sft(GOOD, tokenizer, mask_prompt=False)
+    assert unmasked["input_ids"] == full["input_ids"] and unmasked["labels"] == unmasked["input_ids"]
+    no_eot = tokenize_sft(GOOD, tokenizer, end_of_turn=False)
+    learned = [t for t in no_eot["labels"] if t != IGNORE_INDEX]
+    assert tokenizer.decode(learned) == GOOD["answer"]  # no <|im_end|>, nothing after it
+    assert no_eot["input_ids"] == full["input_ids"][: len(no_eot["input_ids"])]
+
+
+def test_pack_fills_blocks_and_keeps_every_token():
+    from ftlib.data import pack
+
+    a = {"input_ids": [1, 2, 3], "attention_mask": [1, 1, 1], "labels": [-100, 2, 3]}
+    b = {"input_ids": [4, 5, 6, 7, 8], "attention_mask": [1] * 5, "labels": [4, 5, 6, 7, 8]}
+    blocks = pack([a, b], block_size=4)
+    assert [blk["input_ids"] for blk in blocks] == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    assert [blk["labels"] for blk in blocks] == [[-100, 2, 3, -100], [5, 6, 7, 8]]  # b's first label is cut
+    with pytest.raises(ValueError):
+        pack([a], block_size=1)

@@ -29,3 +29,21 @@ def test_left_padding_batches_give_the_answers_of_single_prompts(real):
     one_by_one = generate(model, tokenizer, prompts, max_new_tokens=8, batch_size=1)
     batched = generate(model, tokenizer, prompts, max_new_tokens=8, batch_size=3)
     assert batched == one_by_one
+
+
+def test_field_accuracy():
+    from ftlib.evaluate import field_accuracy
+
+    refs = ['{"name": "Mei", "party_size": 7, "seating": null}'] * 3
+    preds = [
+        '{"name": "Mei", "party_size": 7, "seating": null}',  # all right
+        '{"name": "Mei", "party_size": 8}',  # size wrong, seating missing
+        "Mei, 7 people",  # not JSON
+    ]
+    scores = field_accuracy(preds, refs)
+    assert scores == pytest.approx(
+        {"valid_json": 2 / 3, "all_fields": 1 / 3, "name": 2 / 3, "party_size": 1 / 3, "seating": 1 / 3}
+    )
+    assert field_accuracy(["[1, 2]"], refs[:1])["valid_json"] == 0.0
+    with pytest.raises(ValueError):
+        field_accuracy(["x"], [])

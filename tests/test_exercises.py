@@ -6,7 +6,7 @@ from ftlib.exercises import check, exercises
 
 
 def test_known_exercises():
-    assert exercises() == ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3"]
+    assert exercises() == ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "3.1", "3.2", "3.3"]
     with pytest.raises(KeyError, match="no check for exercise '9.9'"):
         check("9.9", None)
 
@@ -71,3 +71,37 @@ def test_2_2(capsys):
 def test_2_3():
     assert check("2.3", 49152) and check("2.3", 49152.2)
     assert not check("2.3", 10.8) and not check("2.3", None)
+
+
+def test_3_1():
+    def padding_waste_sorted(lengths, batch_size):
+        lengths = sorted(lengths)
+        groups = [lengths[i : i + batch_size] for i in range(0, len(lengths), batch_size)]
+        return 1 - sum(lengths) / sum(max(g) * len(g) for g in groups)
+
+    assert check("3.1", padding_waste_sorted)
+    assert not check("3.1", lambda lengths, batch_size: 0.0)
+
+
+def test_3_2():
+    def leaked_ids(train, test):
+        seen = {" ".join(r["prompt"].lower().split()) for r in train}
+        return {r["id"] for r in test if " ".join(r["prompt"].lower().split()) in seen}
+
+    assert check("3.2", leaked_ids)
+    assert not check("3.2", lambda train, test: {r["id"] for r in test if r in train})
+
+
+def test_3_3():
+    import json
+
+    def parse_booking(text):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        keys = {"name", "party_size", "date", "time", "seating"}
+        return value if isinstance(value, dict) and set(value) == keys else None
+
+    assert check("3.3", parse_booking)
+    assert not check("3.3", json.loads)  # raises on bad input
