@@ -135,7 +135,7 @@ def pack(examples: Sequence[dict[str, list[int]]], block_size: int) -> list[dict
     but attention still crosses example boundaries inside a block (masking that needs
     per-example position ids, which this simple version does not build).
 
-    Taught in chapter 3, section 3.5.
+    Taught in chapter 3, section 3.4.
     """
     if block_size < 2:
         raise ValueError("block_size must be at least 2")
