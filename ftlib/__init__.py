@@ -5,7 +5,11 @@ Each module holds one concern and says which chapter teaches it:
 - ``ftlib.profile``: runtime profiles (gpu / cpu / smoke), seeding, the banner.
 - ``ftlib.models``: loading a model by profile, the offline model, parameter counts.
 - ``ftlib.data``: JSONL records, chat templates, prompt masking, collation.
-- ``ftlib.evaluate``: batched greedy generation and exact match.
+- ``ftlib.evaluate``: batched greedy generation, exact match, field accuracy.
+- ``ftlib.loss``: the SFT loss written out, token and sequence means, perplexity.
+- ``ftlib.train``: the training loop (schedules, accumulation, clipping, validation) and its Trainer twin.
+- ``ftlib.measure``: memory predicted and measured, matrix-multiply peak, training FLOPs.
+- ``ftlib.lora``: LoRA from scratch (a LoRA linear layer, adding, merging, saving adapters).
 - ``ftlib.plots``: the figures the chapters draw.
 - ``ftlib.exercises``: autograded checks for the end-of-chapter exercises.
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_curves", "plot_loss", "plot_token_losses"]
+__all__ = ["plot_curves", "plot_history", "plot_loss", "plot_token_losses"]
 
 
 def plot_loss(losses: Sequence[float], title: str = "Training loss", window: int = 5, ax=None):
@@ -77,4 +77,28 @@ def plot_token_losses(tokens: Sequence[str], losses: dict[str, Sequence[float]],
     ax.set(title=title, xlabel="answer token", ylabel="-log p(token) (nats)")
     ax.grid(alpha=0.3, axis="y")
     ax.legend()
+    return ax
+
+
+def plot_history(histories: dict, title: str = "Training and validation loss", ax=None):
+    """Plot runs recorded by ``ftlib.train``: training loss per step (line), validation loss (markers).
+
+    ``histories`` maps a run's name to its ``History``; one colour per run.
+
+    Returns:
+        The matplotlib Axes.
+
+    Taught in chapter 4, section 4.3.
+    """
+    if not histories:
+        raise ValueError("histories is empty")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, h in histories.items():
+        (line,) = ax.plot(np.arange(1, len(h.loss) + 1), h.loss, alpha=0.8, label=f"{name}: training")
+        if h.val_loss:
+            ax.plot(h.val_step, h.val_loss, "o--", color=line.get_color(), label=f"{name}: validation")
+    ax.set(title=title, xlabel="optimizer step", ylabel="loss (nats per answer token)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     return ax

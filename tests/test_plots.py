@@ -38,3 +38,17 @@ def test_plot_token_losses():
     with pytest.raises(ValueError):
         plot_token_losses(["a"], {"x": [1, 2]}, title="t")
     plt.close("all")
+
+
+def test_plot_history():
+    import pytest
+
+    from ftlib.plots import plot_history
+    from ftlib.train import History
+
+    h = History(loss=[3.0, 2.0, 1.0], val_step=[0, 3], val_loss=[3.5, 1.5])
+    ax = plot_history({"run": h, "no validation": History(loss=[2.0, 1.0])})
+    assert len(ax.lines) == 3
+    assert list(ax.lines[1].get_xdata()) == [0, 3]
+    with pytest.raises(ValueError):
+        plot_history({})
