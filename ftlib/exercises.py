@@ -176,6 +176,145 @@ def _check_3_3(fn: Any) -> Result:
     return _run_cases(fn, "parse_booking", cases, "json.loads inside try/except, then check isinstance(dict) and the set of keys")
 
 
+def _check_4_1(fn: Any) -> Result:
+    from ftlib.train import lr_at
+
+    cases = [((s, 1e-3, 20, w), lr_at(s, 1e-3, 20, "cosine", w)) for s, w in [(0, 4), (2, 4), (4, 4), (10, 4), (19, 4), (0, 0), (7, 0)]]
+    return _run_cases(fn, "warmup_cosine", cases, "below warmup_steps return lr * step / warmup_steps; after, "
+                      "progress = (step - warmup_steps) / (num_steps - warmup_steps) and lr * 0.5 * (1 + cos(pi * progress))")
+
+
+def _check_4_2(fn: Any) -> Result:
+    import torch
+
+    if not callable(fn):
+        return False, "expected a function adamw_step"
+    gen = torch.Generator().manual_seed(4)
+    start = torch.randn(5, generator=gen)
+    grads = [torch.randn(5, generator=gen) for _ in range(3)]
+    settings = dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01)
+    reference = torch.nn.Parameter(start.clone())
+    opt = torch.optim.AdamW([reference], lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+    param, m, v = start.clone(), torch.zeros(5), torch.zeros(5)
+    for t, g in enumerate(grads, start=1):
+        reference.grad = g.clone()
+        opt.step()
+        try:
+            param, m, v = fn(param.clone(), g.clone(), m.clone(), v.clone(), t, **settings)
+        except Exception as exc:
+            return False, f"adamw_step raised {exc!r} at step {t}"
+        if not isinstance(param, torch.Tensor) or param.shape != start.shape:
+            return False, f"step {t}: expected the new parameter as a tensor of shape {tuple(start.shape)}"
+        if not torch.allclose(param, reference.detach(), atol=1e-6):
+            hint = ("decay first: p -= lr * weight_decay * p; then m, v; the bias corrections 1 - beta^t; "
+                    "p -= lr * m_hat / (sqrt(v_hat) + eps)")
+            return False, f"step {t}: parameter differs from torch.optim.AdamW by {float((param - reference.detach()).abs().max()):.2e}. Hint: {hint}"
+    return True, "three steps equal torch.optim.AdamW's to 1e-6"
+
+
+def _check_4_3(fn: Any) -> Result:
+    cases = [
+        ((100, 10, 1.0, 6000.0), 1.0),
+        ((135_000_000, 1000, 4.0, 1e12), 6 * 135_000_000 * 1000 / 4.0 / 1e12),
+        ((10, 10, 2.0, 600.0), 0.5),
+    ]
+    return _run_cases(fn, "fraction_of_peak", cases, "achieved FLOP/s = 6 * n_params * n_tokens / seconds; divide by peak_flops")
+
+
+def _check_5_1(fn: Any) -> Result:
+    import torch
+
+    if not callable(fn):
+        return False, "expected a function best_rank_r"
+    gen = torch.Generator().manual_seed(5)
+    for shape, r in [((6, 4), 2), ((5, 9), 1), ((8, 8), 8)]:
+        M = torch.randn(*shape, generator=gen, dtype=torch.float64)
+        try:
+            approx = fn(M.clone(), r)
+        except Exception as exc:
+            return False, f"best_rank_r(M of shape {shape}, {r}) raised {exc!r}"
+        if not isinstance(approx, torch.Tensor) or approx.shape != M.shape:
+            return False, f"expected a tensor of shape {shape}"
+        S = torch.linalg.svdvals(M)
+        best_error = S[r:].pow(2).sum().sqrt()
+        rank = torch.linalg.matrix_rank(approx).item()
+        if rank > r or abs(torch.linalg.norm(M - approx.to(M)) - best_error) > 1e-6 * (1 + best_error):
+            return False, (f"for a {shape} matrix and r = {r}: rank {rank}, error {torch.linalg.norm(M - approx.to(M)):.4f}, "
+                           f"best possible {best_error:.4f}. Hint: U, S, Vh = torch.linalg.svd(M, full_matrices=False); "
+                           "keep the first r columns of U, values of S, rows of Vh")
+    return True, "rank at most r and the Eckart-Young error, on 3 matrices"
+
+
+def _check_5_2(fn: Any) -> Result:
+    import torch
+
+    s = torch.tensor([3.0, 2.0, 1.0, 0.0], dtype=torch.float64)
+    cases = [((s, 1), 9 / 14), ((s, 2), 13 / 14), ((s, 4), 1.0), ((torch.ones(5, dtype=torch.float64), 2), 0.4)]
+    return _run_cases(lambda v, r: float(fn(v, r)), "energy_at", cases, "square the values; divide the sum of the first r by the sum of all")
+
+
+def _check_5_3(fn: Any) -> Result:
+    import torch
+
+    s = torch.tensor([3.0, 2.0, 1.0, 0.0], dtype=torch.float64)
+    cases = [((s, 0.5), 1), ((s, 0.9), 2), ((s, 0.95), 3), ((s, 1.0), 3), ((torch.ones(10, dtype=torch.float64), 0.9), 9)]
+    return _run_cases(fn, "smallest_rank", cases, "energy = cumsum of squares / total; the first index where it reaches fraction, plus one")
+
+
+def _check_6_1(fn: Any) -> Result:
+    q, kv, mlp = (576, 576), (192, 576), (1536, 576)
+    cases = [(([q], 8), 8 * 1152), (([q, kv], 4), 4 * (1152 + 768)), (([q, kv, kv, q, mlp, mlp, mlp[::-1]], 8), 81_408), (([], 8), 0)]
+    return _run_cases(fn, "lora_parameters", cases, "each layer adds r * (d_out + d_in): A is r x d_in, B is d_out x r")
+
+
+def _lora_tensors():
+    import torch
+
+    gen = torch.Generator().manual_seed(6)
+    W = torch.randn(5, 7, generator=gen, dtype=torch.float64)
+    A = torch.randn(3, 7, generator=gen, dtype=torch.float64)
+    B = torch.randn(5, 3, generator=gen, dtype=torch.float64)
+    return W, A, B
+
+
+def _check_6_2(fn: Any) -> Result:
+    import math
+
+    import torch
+
+    if not callable(fn):
+        return False, "expected a function merged_weight"
+    W, A, B = _lora_tensors()
+    for use_rslora, scaling in [(False, 16 / 3), (True, 16 / math.sqrt(3))]:
+        original = W.clone()
+        try:
+            got = fn(W, A, B, 16, 3, use_rslora=use_rslora)
+        except Exception as exc:
+            return False, f"merged_weight raised {exc!r}"
+        if not torch.equal(W, original):
+            return False, "merged_weight changed W in place; return a new tensor"
+        if not isinstance(got, torch.Tensor) or not torch.allclose(got, W + scaling * B @ A):
+            return False, f"wrong merged weight with use_rslora={use_rslora}. Hint: W + scaling * B @ A, scaling = alpha / r or alpha / sqrt(r)"
+    return True, "both scalings right, W unchanged"
+
+
+def _check_6_3(fn: Any) -> Result:
+    import torch
+
+    if not callable(fn):
+        return False, "expected a function lora_forward"
+    W, A, B = _lora_tensors()
+    x = torch.randn(2, 4, 7, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    try:
+        got = fn(x, W, A, B, 2.0)
+    except Exception as exc:
+        return False, f"lora_forward raised {exc!r}"
+    expected = x @ W.T + 2.0 * (x @ A.T) @ B.T
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape or not torch.allclose(got, expected):
+        return False, "wrong output for x of shape (2, 4, 7). Hint: x @ W.T + scaling * (x @ A.T) @ B.T"
+    return True, "right on a batch of shape (2, 4, 7)"
+
+
 _CHECKS: dict[str, Callable[[Any], Result]] = {
     "1.1": _check_1_1,
     "1.2": _check_1_2,
@@ -186,6 +325,15 @@ _CHECKS: dict[str, Callable[[Any], Result]] = {
     "3.1": _check_3_1,
     "3.2": _check_3_2,
     "3.3": _check_3_3,
+    "4.1": _check_4_1,
+    "4.2": _check_4_2,
+    "4.3": _check_4_3,
+    "5.1": _check_5_1,
+    "5.2": _check_5_2,
+    "5.3": _check_5_3,
+    "6.1": _check_6_1,
+    "6.2": _check_6_2,
+    "6.3": _check_6_3,
 }
 
 

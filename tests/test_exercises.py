@@ -6,7 +6,7 @@ from ftlib.exercises import check, exercises
 
 
 def test_known_exercises():
-    assert exercises() == ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "3.1", "3.2", "3.3"]
+    assert exercises() == ["1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "3.1", "3.2", "3.3", "4.1", "4.2", "4.3", "5.1", "5.2", "5.3", "6.1", "6.2", "6.3"]
     with pytest.raises(KeyError, match="no check for exercise '9.9'"):
         check("9.9", None)
 
@@ -105,3 +105,92 @@ def test_3_3():
 
     assert check("3.3", parse_booking)
     assert not check("3.3", json.loads)  # raises on bad input
+
+
+def test_check_4_1_warmup_cosine():
+    import math
+
+    def warmup_cosine(step, lr, num_steps, warmup_steps):
+        if step < warmup_steps:
+            return lr * step / warmup_steps
+        progress = (step - warmup_steps) / max(1, num_steps - warmup_steps)
+        return lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+    assert check("4.1", warmup_cosine)
+    assert not check("4.1", lambda step, lr, num_steps, warmup_steps: lr)  # no warm-up, no decay
+
+
+def test_check_4_2_adamw_step():
+    import torch
+
+    def adamw_step(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay):
+        param = param * (1 - lr * weight_decay)
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        return param - lr * m_hat / (v_hat.sqrt() + eps), m, v
+
+    def no_bias_correction(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay):
+        param = param * (1 - lr * weight_decay)
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        return param - lr * m / (v.sqrt() + eps), m, v
+
+    assert check("4.2", adamw_step)
+    assert not check("4.2", no_bias_correction)
+    assert not check("4.2", lambda *args, **kwargs: 1 / 0)
+    assert not check("4.2", lambda param, *args, **kwargs: (torch.zeros(2), None, None))
+
+
+def test_check_4_3_fraction_of_peak():
+    assert check("4.3", lambda n_params, n_tokens, seconds, peak_flops: 6 * n_params * n_tokens / seconds / peak_flops)
+    assert not check("4.3", lambda n_params, n_tokens, seconds, peak_flops: 2 * n_params * n_tokens / seconds / peak_flops)
+
+
+def test_checks_of_chapter_5():
+    import torch
+
+    def best_rank_r(M, r):
+        U, S, Vh = torch.linalg.svd(M, full_matrices=False)
+        return U[:, :r] @ torch.diag(S[:r]) @ Vh[:r]
+
+    def energy_at(s, r):
+        return float((s[:r] ** 2).sum() / (s**2).sum())
+
+    def smallest_rank(s, fraction):
+        e = (s**2).cumsum(0) / (s**2).sum()
+        return int((e < fraction - 1e-12).sum().item()) + 1
+
+    assert check("5.1", best_rank_r)
+    assert not check("5.1", lambda M, r: M)  # full rank
+    assert not check("5.1", lambda M, r: torch.zeros_like(M))  # rank 0, but far from best
+    assert check("5.2", energy_at)
+    assert not check("5.2", lambda s, r: r / len(s))
+    assert check("5.3", smallest_rank)
+    assert not check("5.3", lambda s, fraction: len(s))
+
+
+def test_checks_of_chapter_6():
+    import math
+
+    def lora_parameters(shapes, r):
+        return sum(r * (d_out + d_in) for d_out, d_in in shapes)
+
+    def merged_weight(W, A, B, lora_alpha, r, use_rslora=False):
+        scaling = lora_alpha / math.sqrt(r) if use_rslora else lora_alpha / r
+        return W + scaling * B @ A
+
+    def in_place(W, A, B, lora_alpha, r, use_rslora=False):
+        W += merged_weight(W.clone(), A, B, lora_alpha, r, use_rslora) - W
+        return W
+
+    def lora_forward(x, W, A, B, scaling):
+        return x @ W.T + scaling * (x @ A.T) @ B.T
+
+    assert check("6.1", lora_parameters)
+    assert not check("6.1", lambda shapes, r: sum(d_out * d_in for d_out, d_in in shapes))
+    assert check("6.2", merged_weight)
+    assert not check("6.2", lambda W, A, B, lora_alpha, r, use_rslora=False: W + B @ A)
+    assert not check("6.2", in_place)
+    assert check("6.3", lora_forward)
+    assert not check("6.3", lambda x, W, A, B, scaling: x @ W.T)
