@@ -3,6 +3,7 @@
 #   make test     unit tests, every notebook re-executed (nbval, cpu profile), the book built with -W,
 #                 then every page checked in a headless browser
 #   make execute  re-run every notebook top to bottom and write the outputs back (cpu profile)
+#   make bench    time full fine-tuning and LoRA through ftlib's loop and Trainer (bench/results/cpu.*)
 #   make student  write _build/student/: chapter notebooks without outputs and solutions
 #   make lab      open JupyterLab on the chapters
 #   make model    prepare the offline SmolLM2-135M-Instruct under models/
@@ -19,7 +20,7 @@ JB := $(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 # The notebook kernels must run the venv's Python, whatever the caller's PATH holds.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: book test unit nbval browser execute lab model setup vendor student clean distclean
+.PHONY: book test unit nbval browser execute bench lab model setup vendor student clean distclean
 
 setup: $(STAMP)
 
@@ -76,6 +77,9 @@ student: $(STAMP)
 execute: $(MODEL)
 	FTLIB_PROFILE=cpu $(PY) tools/execute_notebooks.py
 
+bench: $(MODEL)
+	$(PY) bench/train_speed.py --name cpu
+
 lab: $(MODEL)
 	$(PY) -m jupyterlab chapters
 
@@ -83,4 +87,4 @@ clean:
 	rm -rf _build _vendor
 
 distclean: clean
-	rm -rf $(VENV) models node_modules
+	rm -rf $(VENV) models node_modules artifacts
