@@ -131,7 +131,7 @@ def validation_loss(model: torch.nn.Module, examples: Sequence[dict], pad_token_
     total, count = 0.0, 0
     for i in range(0, len(examples), batch_size):
         batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_token_id).items()}
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
         nll, mask = token_nll(logits.float(), batch["labels"])
         total += nll.sum().item()
         count += int(mask.sum().item())
@@ -196,8 +196,11 @@ def train(
         step_loss = 0.0
         for m in micro:
             m = {k: v.to(device) for k, v in m.items()}
-            logits = model(input_ids=m["input_ids"], attention_mask=m["attention_mask"]).logits
-            loss = _summed_nll(logits, m["labels"]) / max(1, n_answer)  # this micro-batch's share of the token mean
+            # use_cache=False: the key-value cache serves generation; training would only fill it (Trainer also turns it off).
+            # The logits are not kept in a variable, so that they can be freed before the backward pass.
+            out = model(input_ids=m["input_ids"], attention_mask=m["attention_mask"], use_cache=False)
+            loss = _summed_nll(out.logits, m["labels"]) / max(1, n_answer)  # this micro-batch's share of the token mean
+            del out
             loss.backward()
             step_loss += loss.item()
         norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm) if max_grad_norm else float("nan")
