@@ -3,6 +3,7 @@
 #   make test     unit tests, every notebook re-executed (nbval, cpu profile), the book built with -W,
 #                 then every page checked in a headless browser
 #   make execute  re-run every notebook top to bottom and write the outputs back (cpu profile)
+#   make experiments  run the sweeps under experiments/ (too long for a chapter) into experiments/results/
 #   make bench    time full fine-tuning and LoRA through ftlib's loop and Trainer (bench/results/cpu.*)
 #   make student  write _build/student/: chapter notebooks without outputs and solutions
 #   make lab      open JupyterLab on the chapters
@@ -20,7 +21,7 @@ JB := $(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
 # The notebook kernels must run the venv's Python, whatever the caller's PATH holds.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: book test unit nbval browser execute bench lab model setup vendor student clean distclean
+.PHONY: book test unit nbval browser execute experiments bench lab model setup vendor student clean distclean
 
 setup: $(STAMP)
 
@@ -59,7 +60,7 @@ unit: $(MODEL)
 	FTLIB_PROFILE=smoke $(PY) -m pytest tests -q
 
 nbval: $(MODEL)
-	FTLIB_PROFILE=cpu $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1200 -p no:cacheprovider -q chapters
+	FTLIB_PROFILE=cpu PYTHONPATH=tools $(PY) -m pytest -p nbval_timings --nbval-lax --nbval-current-env --nbval-cell-timeout=1200 -p no:cacheprovider -q chapters
 
 # The browser check drives Debian's chromium (installed here when missing) with Playwright.
 browser:
@@ -69,6 +70,7 @@ browser:
 test: unit nbval $(VENDOR)
 	$(JB)
 	$(MAKE) --no-print-directory browser
+	@$(PY) tools/nbval_timings.py
 	@echo "make test: all passed"
 
 student: $(STAMP)
@@ -76,6 +78,13 @@ student: $(STAMP)
 
 execute: $(MODEL)
 	FTLIB_PROFILE=cpu $(PY) tools/execute_notebooks.py
+
+# Sweeps too long for a chapter's CPU budget; each writes experiments/results/NN_*.json with provenance.
+experiments: $(MODEL)
+	@for script in experiments/[0-9][0-9]_*.py; do \
+		test -e "$$script" || continue; \
+		echo "== $$script"; FTLIB_PROFILE=cpu $(PY) "$$script"; \
+	done
 
 bench: $(MODEL)
 	$(PY) bench/train_speed.py --name cpu

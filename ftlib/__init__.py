@@ -11,7 +11,10 @@ Each module holds one concern and says which chapter teaches it:
 - ``ftlib.measure``: memory predicted and measured, matrix-multiply peak, training FLOPs.
 - ``ftlib.lora``: LoRA from scratch (a LoRA linear layer, adding, merging, saving adapters).
 - ``ftlib.plots``: the figures the chapters draw.
-- ``ftlib.exercises``: autograded checks for the end-of-chapter exercises.
+- ``ftlib.glue``: numbers pasted from the cell that computed them into the prose (myst-nb's glue).
+- ``ftlib.stats``: intervals for proportions, paired differences and seeds.
+- ``ftlib.records``: results of sweeps saved with their provenance (``experiments/``).
+- ``ftlib.exercises``: autograded checks for the end-of-chapter exercises (one module per chapter in ``ftlib.checks``).
 
 Importing ``ftlib`` does nothing else: no seeding, no downloads, no settings changed.
 """

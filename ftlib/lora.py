@@ -60,7 +60,9 @@ class LoRALinear(nn.Module):
     ) -> None:
         super().__init__()
         if not isinstance(base_layer, nn.Linear):
-            raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base_layer).__name__}")
+            raise TypeError(
+                f"LoRALinear wraps an nn.Linear, got {type(base_layer).__name__}"
+            )
         if isinstance(r, bool) or not isinstance(r, int) or r < 1:
             raise ValueError(f"the rank r must be an integer >= 1, got {r!r}")
         if not 0.0 <= lora_dropout < 1.0:
@@ -69,10 +71,24 @@ class LoRALinear(nn.Module):
         self.r = r
         self.lora_alpha = lora_alpha
         self.scaling = lora_alpha / math.sqrt(r) if use_rslora else lora_alpha / r
-        self.lora_dropout = nn.Dropout(lora_dropout) if lora_dropout > 0 else nn.Identity()
+        self.lora_dropout = (
+            nn.Dropout(lora_dropout) if lora_dropout > 0 else nn.Identity()
+        )
         weight = base_layer.weight
-        self.lora_A = nn.Linear(base_layer.in_features, r, bias=False, device=weight.device, dtype=weight.dtype)
-        self.lora_B = nn.Linear(r, base_layer.out_features, bias=False, device=weight.device, dtype=weight.dtype)
+        self.lora_A = nn.Linear(
+            base_layer.in_features,
+            r,
+            bias=False,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        self.lora_B = nn.Linear(
+            r,
+            base_layer.out_features,
+            bias=False,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
         nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
         nn.init.zeros_(self.lora_B.weight)
         self.merged = False
@@ -118,7 +134,11 @@ class LoRALinear(nn.Module):
 
 def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
     """The model's ``LoRALinear`` layers by module name, in model order."""
-    return {name: module for name, module in model.named_modules() if isinstance(module, LoRALinear)}
+    return {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, LoRALinear)
+    }
 
 
 def add_lora(
@@ -143,29 +163,49 @@ def add_lora(
         ValueError: when no linear layer matches, or a matching layer already has LoRA.
     """
     if isinstance(target_modules, str):
-        raise TypeError(f"target_modules must be a list of names, like [{target_modules!r}], not a string")
+        raise TypeError(
+            f"target_modules must be a list of names, like [{target_modules!r}], not a string"
+        )
     targets = set(target_modules)
     if not targets:
-        raise ValueError("target_modules is empty: name the linear layers to adapt, e.g. ['q_proj', 'v_proj']")
-    matches = [(name, module) for name, module in model.named_modules() if name.rsplit(".", 1)[-1] in targets]
+        raise ValueError(
+            "target_modules is empty: name the linear layers to adapt, e.g. ['q_proj', 'v_proj']"
+        )
+    matches = [
+        (name, module)
+        for name, module in model.named_modules()
+        if name.rsplit(".", 1)[-1] in targets
+    ]
     already = [name for name, module in matches if isinstance(module, LoRALinear)]
     if already:
-        raise ValueError(f"{already[0]} already has LoRA (add_lora was called before on this model)")
+        raise ValueError(
+            f"{already[0]} already has LoRA (add_lora was called before on this model)"
+        )
     names = [name for name, module in matches if isinstance(module, nn.Linear)]
     if not names:
-        raise ValueError(f"no nn.Linear layer's name ends with any of {sorted(targets)}")
+        raise ValueError(
+            f"no nn.Linear layer's name ends with any of {sorted(targets)}"
+        )
     model.requires_grad_(False)
-    for name in names:  # replace after collecting: never change a model while walking it
+    for (
+        name
+    ) in names:  # replace after collecting: never change a model while walking it
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
-        setattr(parent, child, LoRALinear(getattr(parent, child), r, lora_alpha, lora_dropout, use_rslora))
+        setattr(
+            parent,
+            child,
+            LoRALinear(getattr(parent, child), r, lora_alpha, lora_dropout, use_rslora),
+        )
     return names
 
 
 def _layers_or_raise(model: nn.Module) -> dict[str, LoRALinear]:
     layers = lora_layers(model)
     if not layers:
-        raise ValueError("the model has no LoRA layers; call add_lora(model, target_modules) first")
+        raise ValueError(
+            "the model has no LoRA layers; call add_lora(model, target_modules) first"
+        )
     return layers
 
 
@@ -192,7 +232,10 @@ def save_lora(model: nn.Module, path: str | Path) -> Path:
     _layers_or_raise(model)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.to("cpu").contiguous() for k, v in lora_state_dict(model).items()}, str(path))
+    save_file(
+        {k: v.to("cpu").contiguous() for k, v in lora_state_dict(model).items()},
+        str(path),
+    )
     return path
 
 
@@ -211,7 +254,9 @@ def load_lora(model: nn.Module, path: str | Path) -> None:
 
     layers = _layers_or_raise(model)
     if any(layer.merged for layer in layers.values()):
-        raise ValueError("the model's LoRA layers are merged; call unmerge_lora(model) before loading")
+        raise ValueError(
+            "the model's LoRA layers are merged; call unmerge_lora(model) before loading"
+        )
     saved = load_file(str(path))
     current = lora_state_dict(model)
     missing = sorted(current.keys() - saved.keys())
@@ -240,7 +285,9 @@ def merge_lora(model: nn.Module) -> int:
     layers = _layers_or_raise(model)
     merged = [name for name, layer in layers.items() if layer.merged]
     if merged:
-        raise RuntimeError(f"{merged[0]} is already merged; call unmerge_lora(model) first")
+        raise RuntimeError(
+            f"{merged[0]} is already merged; call unmerge_lora(model) first"
+        )
     for layer in layers.values():
         layer.merge()
     return len(layers)
@@ -262,7 +309,9 @@ def unmerge_lora(model: nn.Module) -> int:
     return len(layers)
 
 
-def to_peft_state_dict(model: nn.Module, adapter_name: str | None = "default") -> dict[str, torch.Tensor]:
+def to_peft_state_dict(
+    model: nn.Module, adapter_name: str | None = "default"
+) -> dict[str, torch.Tensor]:
     """Our LoRA weights under the names peft gives them, to load into a peft model of the same base.
 
     ``get_peft_model(model, config)`` wraps the model twice (``PeftModel.base_model`` is a
@@ -276,6 +325,8 @@ def to_peft_state_dict(model: nn.Module, adapter_name: str | None = "default") -
     infix = f".{adapter_name}" if adapter_name else ""
     tensors = {}
     for key, tensor in lora_state_dict(model).items():
-        module, matrix, _ = key.rsplit(".", 2)  # "<module>", "lora_A" or "lora_B", "weight"
+        module, matrix, _ = key.rsplit(
+            ".", 2
+        )  # "<module>", "lora_A" or "lora_B", "weight"
         tensors[f"base_model.model.{module}.{matrix}{infix}.weight"] = tensor
     return tensors

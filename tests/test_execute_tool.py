@@ -22,3 +22,15 @@ def test_clean_streams_merges_consecutive_streams():
     nb = nbformat.v4.new_notebook(cells=[cell])
     tool.clean_streams(nb)
     assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stderr", "bar 100%\n"), ("stdout", "result\n")]
+
+
+def test_clean_streams_drops_streams_of_white_space_only():
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="bar 100%\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="result\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="\n"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    tool.clean_streams(nb)
+    assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stderr", "bar 100%\n"), ("stdout", "result\n")]

@@ -1,6 +1,9 @@
 """Notebook hygiene: every committed notebook ran top to bottom without errors, and follows the conventions."""
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -49,3 +52,33 @@ def test_colab_setup_cell_uses_the_configured_repository(path):
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     setup = next(c.source for c in code_cells(path) if "google.colab" in c.source)
     assert re.search(r'REPO = "([^"]+)"', setup).group(1) == url
+
+
+CODE_WIDTH = 88  # characters; the book's code column fits this ([tool.ruff] line-length in pyproject.toml)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_column(path):
+    """Code lines longer than the column scroll sideways in the book: `ruff format chapters`, then shorten the rest."""
+    long = [
+        f"code cell {i}: {len(line)} characters"
+        for i, cell in enumerate(code_cells(path))
+        for line in cell.source.splitlines()
+        if len(line) > CODE_WIDTH
+    ]
+    assert not long, f"{path.name}: lines wider than {CODE_WIDTH}: {long}"
+
+
+def test_notebooks_are_formatted():
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed (it comes with the [test] extra)")
+    done = subprocess.run([ruff, "format", "--check", "chapters"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, f"run `ruff format chapters`:\n{done.stdout}{done.stderr}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_test_plumbing_in_code(path):
+    """nbval's markers are cell tags (nbval-check-output, nbval-skip), not comments the reader sees."""
+    bad = [i for i, c in enumerate(code_cells(path)) if "NBVAL_" in c.source]
+    assert not bad, f"{path.name}: code cells {bad} carry an NBVAL comment; use the cell tag instead"

@@ -31,7 +31,11 @@ def terminal_text(text: str) -> str:
 
 
 def clean_streams(nb) -> None:
-    """Merge consecutive stream outputs of a cell and keep only what a terminal would show."""
+    """Merge consecutive stream outputs of a cell and keep only what a terminal would show.
+
+    A stream left with white space only (the newline tqdm prints when a bar closes) is dropped:
+    the book would show it as an empty box.
+    """
     for cell in nb.cells:
         merged = []
         for out in cell.get("outputs", []):
@@ -42,6 +46,7 @@ def clean_streams(nb) -> None:
         for out in merged:
             if out.output_type == "stream":
                 out.text = terminal_text(out.text)
+        merged = [o for o in merged if o.output_type != "stream" or o.text.strip()]
         if "outputs" in cell:
             cell.outputs = merged
 
@@ -60,16 +65,21 @@ def execute(path: Path, timeout: int = 1800) -> float:
 def main(argv: list[str]) -> int:
     paths = [Path(p).resolve() for p in argv] or sorted(ROOT.glob("chapters/**/*.ipynb"))
     paths = [p for p in paths if ".ipynb_checkpoints" not in p.parts]
-    timings = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {}
     profile = os.environ.get("FTLIB_PROFILE", "auto")
     for path in paths:
         name = str(path.relative_to(ROOT))
         print(f"executing {name} (profile {profile}) ...", flush=True)
         seconds = execute(path)
         print(f"  done in {seconds:.0f} s", flush=True)
-        timings[name] = {"seconds": round(seconds, 1), "profile": profile}
-    TIMINGS.write_text(json.dumps(dict(sorted(timings.items())), indent=2) + "\n")
+        record_timing(name, {"seconds": round(seconds, 1), "profile": profile})
     return 0
+
+
+def record_timing(name: str, entry: dict) -> None:
+    """Write one notebook's timing into tools/timings.json, re-reading it first (another run may have written)."""
+    timings = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {}
+    timings[name] = entry
+    TIMINGS.write_text(json.dumps(dict(sorted(timings.items())), indent=2) + "\n")
 
 
 if __name__ == "__main__":

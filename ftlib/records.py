@@ -1,0 +1,106 @@
+"""Results of sweeps too large for a chapter, saved with where and how they were made.
+
+A chapter has a few minutes of CPU; a sweep (rank x seeds, learning rate x method x seeds)
+takes longer. Such a sweep runs as a script under ``experiments/`` and saves its results with
+their *provenance*: the command, the git commit, the profile, the library versions, the
+hardware, the date and how long it took. The chapter loads the file, plots it, glues its
+numbers, and re-runs one configuration live to check that the recorded result still holds.
+
+Taught in chapter 7, section 7.3 (the first chapter with a recorded sweep).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load_results", "provenance", "results_dir", "save_results"]
+
+SCHEMA = 1  # bump when the layout of a results file changes
+
+
+def results_dir() -> Path:
+    """``experiments/results/`` in the repository (``$FTLIB_RESULTS`` overrides it)."""
+    return Path(os.environ.get("FTLIB_RESULTS") or Path(__file__).resolve().parents[1] / "experiments" / "results")
+
+
+def _git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[1]
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+uncommitted changes" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(profile_name: str, started: float, command: str | None = None) -> dict[str, Any]:
+    """Where, when and how a result was made.
+
+    Args:
+        profile_name: the ftlib profile the run used ("cpu", "gpu", ...).
+        started: ``time.time()`` when the run began; the record keeps the elapsed seconds.
+        command: the command line (default: this process's ``sys.argv``).
+    """
+    import peft
+    import torch
+    import transformers
+
+    if torch.cuda.is_available():
+        hardware = torch.cuda.get_device_name(0)
+    else:
+        hardware = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return {
+        "schema": SCHEMA,
+        "command": command or " ".join([Path(sys.executable).name, *sys.argv]),
+        "git_commit": _git_commit(),
+        "profile": profile_name,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        },
+        "hardware": hardware,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.time() - started, 1),
+    }
+
+
+def save_results(name: str, results: Any, profile_name: str, started: float, command: str | None = None) -> Path:
+    """Write ``{"provenance": ..., "results": results}`` to ``results_dir()/name`` (a ``.json`` name).
+
+    Raises:
+        ValueError: for a name that is not a plain ``.json`` file name.
+    """
+    if not name.endswith(".json") or "/" in name or name.startswith("."):
+        raise ValueError(f"results name must be a plain file name ending in .json, got {name!r}")
+    path = results_dir() / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"provenance": provenance(profile_name, started, command), "results": results}
+    path.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def load_results(name: str) -> tuple[dict[str, Any], Any]:
+    """Read a results file written by ``save_results``: ``(provenance, results)``.
+
+    Raises:
+        FileNotFoundError: naming the script that makes the file.
+        ValueError: when the file is not a results record.
+    """
+    path = results_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no recorded results; run `make experiments` (or the script in experiments/)")
+    record = json.loads(path.read_text())
+    if not isinstance(record, dict) or "provenance" not in record or "results" not in record:
+        raise ValueError(f"{path}: not a results record (expected the keys 'provenance' and 'results')")
+    return record["provenance"], record["results"]

@@ -1,0 +1,37 @@
+"""ftlib.records: results saved with provenance and read back."""
+
+import json
+import time
+
+import pytest
+
+from ftlib.records import load_results, provenance, save_results
+
+
+def test_round_trip_with_provenance(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTLIB_RESULTS", str(tmp_path))
+    started = time.time() - 2.0
+    path = save_results("07_demo.json", {"r": [1, 2], "metric": 0.5}, "smoke", started, command="python demo.py")
+    assert path == tmp_path / "07_demo.json"
+    prov, results = load_results("07_demo.json")
+    assert results == {"r": [1, 2], "metric": 0.5}
+    assert prov["command"] == "python demo.py" and prov["profile"] == "smoke"
+    assert prov["seconds"] >= 2.0 and len(prov["git_commit"]) >= 7
+    assert {"python", "torch", "transformers", "peft"} <= set(prov["versions"])
+    assert prov["date"].endswith("+00:00")
+
+
+def test_errors_are_clear(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTLIB_RESULTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="make experiments"):
+        load_results("missing.json")
+    (tmp_path / "bad.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(ValueError, match="not a results record"):
+        load_results("bad.json")
+    for bad in ["x.txt", "a/b.json", ".hidden.json"]:
+        with pytest.raises(ValueError):
+            save_results(bad, {}, "smoke", time.time())
+
+
+def test_provenance_defaults_to_this_command():
+    assert provenance("cpu", time.time())["command"]
