@@ -13,6 +13,7 @@ Each module holds one concern and says which chapter teaches it:
 - ``ftlib.plots``: the figures the chapters draw.
 - ``ftlib.glue``: numbers pasted from the cell that computed them into the prose (myst-nb's glue).
 - ``ftlib.stats``: intervals for proportions, paired differences and seeds.
+- ``ftlib.glance``: the measured time and memory of a chapter, for its "at a glance" box.
 - ``ftlib.records``: results of sweeps saved with their provenance (``experiments/``).
 - ``ftlib.exercises``: autograded checks for the end-of-chapter exercises (one module per chapter in ``ftlib.checks``).
 

@@ -4,13 +4,16 @@ Usage: python tools/execute_notebooks.py [NOTEBOOK ...]   (default: every chapte
 
 Each notebook runs in its own folder with a fresh kernel under the profile in
 $FTLIB_PROFILE (the Makefile sets cpu). The wall time of each is printed and kept
-in tools/timings.json, which the README and the instructor guide quote.
+in tools/timings.json with the peak resident memory of its kernel; the README, the instructor
+guide and each chapter's "at a glance" box read them from there.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -62,6 +65,25 @@ def execute(path: Path, timeout: int = 1800) -> float:
     return seconds
 
 
+def _execute_in_child(path: str, queue) -> None:
+    seconds = execute(Path(path))
+    # The kernel was this process's only child: its peak resident memory is the notebook's.
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    queue.put((seconds, peak_kib * 1024))
+
+
+def execute_measured(path: Path) -> tuple[float, int]:
+    """Execute one notebook in a fresh process; returns (seconds, peak resident bytes of its kernel)."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_execute_in_child, args=(str(path), queue))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"executing {path} failed (exit code {child.exitcode}); see the error above")
+    return queue.get()
+
+
 def main(argv: list[str]) -> int:
     paths = [Path(p).resolve() for p in argv] or sorted(ROOT.glob("chapters/**/*.ipynb"))
     paths = [p for p in paths if ".ipynb_checkpoints" not in p.parts]
@@ -69,9 +91,9 @@ def main(argv: list[str]) -> int:
     for path in paths:
         name = str(path.relative_to(ROOT))
         print(f"executing {name} (profile {profile}) ...", flush=True)
-        seconds = execute(path)
-        print(f"  done in {seconds:.0f} s", flush=True)
-        record_timing(name, {"seconds": round(seconds, 1), "profile": profile})
+        seconds, peak = execute_measured(path)
+        print(f"  done in {seconds:.0f} s, peak memory {peak / 2**30:.1f} GiB", flush=True)
+        record_timing(name, {"seconds": round(seconds, 1), "peak_rss_gib": round(peak / 2**30, 2), "profile": profile})
     return 0
 
 
