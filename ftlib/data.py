@@ -10,6 +10,7 @@ Taught in chapter 1, section 1.3 (chapter 3 goes deeper).
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Sequence
@@ -23,27 +24,44 @@ IGNORE_INDEX = -100  # the label PyTorch's cross_entropy skips (its default igno
 
 
 def data_dir() -> Path:
-    """The book's data folder: ``$FTLIB_DATA``, by default ``data/`` in the repository."""
+    """The book's data folder: ``$FTLIB_DATA``, by default ``data/`` in the repository.
+
+    Taught in chapter 1, section 1.3.
+    """
     return Path(os.environ.get("FTLIB_DATA") or Path(__file__).resolve().parents[1] / "data")
 
 
 def load_jsonl(path: str | Path, fields: Sequence[str] = ("prompt", "answer")) -> list[dict]:
     """Read a JSONL file and check every line; nothing is dropped silently.
 
-    Each line must be a JSON object whose ``fields`` are non-empty strings. Only a
-    final newline is allowed to be empty.
+    Each line must be UTF-8 text holding a JSON object whose ``fields`` are non-empty
+    strings. Only a final newline is allowed to be empty. A UTF-8 byte-order mark at the
+    start of the file (some Windows editors write one) is skipped.
 
     Raises:
         FileNotFoundError: when the file does not exist.
-        ValueError: naming the file, the line number and the problem, for the first bad line.
+        ValueError: naming the file, the line number and the problem, for the first bad line
+            (bytes that are not UTF-8 included).
+
+    Taught in chapter 1, section 1.3.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file (build the data with `python data/build.py`)")
     records = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
+    with path.open("rb") as f:  # bytes, so that a bad byte is reported with its line
+        for number, raw in enumerate(f, start=1):
             where = f"{path}, line {number}"
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                byte = raw[exc.start : exc.start + 1].hex()
+                raise ValueError(
+                    f"{where}: not UTF-8 text (byte 0x{byte} at byte {exc.start + 1}); "
+                    "save the file as UTF-8"
+                ) from None
             if not line.strip():
                 raise ValueError(f"{where}: empty line (every line must hold one JSON object)")
             try:
@@ -65,12 +83,25 @@ def load_jsonl(path: str | Path, fields: Sequence[str] = ("prompt", "answer")) -
     return records
 
 
-def chat_prompt(prompt: str, tokenizer) -> str:
+def chat_prompt(prompt: str | Sequence[dict[str, str]], tokenizer) -> str:
     """The prompt as a user turn of the chat template, ending where the assistant starts to speak.
 
-    SmolLM2's template adds its default system prompt when the messages carry none.
+    ``prompt`` is either one string (one user turn) or a whole conversation, a list of
+    ``{"role": ..., "content": ...}`` messages that ends with a user turn (a few-shot prompt
+    written as earlier turns, for example). SmolLM2's template adds its default system prompt
+    when the messages carry none.
+
+    Raises:
+        ValueError: for an empty conversation or one that does not end with a user turn.
+
+    Taught in chapter 1, section 1.4 (chapter 3, section 3.2 looks inside the template).
     """
-    messages = [{"role": "user", "content": prompt}]
+    if isinstance(prompt, str):
+        messages = [{"role": "user", "content": prompt}]
+    else:
+        messages = list(prompt)
+        if not messages or not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
+            raise ValueError("a conversation prompt must be a non-empty list of messages ending with a user turn")
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
@@ -80,9 +111,12 @@ def tokenize_sft(
     """Token ids of prompt + answer, with labels -100 on the prompt so only the answer is learned.
 
     The answer ends with the template's end-of-turn token, which is learned too: it is how
-    the model learns to stop.
+    the model learns to stop. An example longer than ``max_length`` is refused rather than cut:
+    cutting from the right would keep a fragment of the answer without its end-of-turn token,
+    and the model would silently learn to stop nowhere.
 
     Args:
+        max_length: the most tokens an example may have (prompt and answer together).
         mask_prompt: False puts a loss on the prompt tokens too (chapter 3 measures what that does).
         end_of_turn: False leaves the end-of-turn token and what follows it out of the example
             (chapter 3 measures that the model then does not stop).
@@ -91,7 +125,11 @@ def tokenize_sft(
         ``input_ids``, ``attention_mask`` and ``labels`` as lists of equal length (at most ``max_length``).
 
     Raises:
-        ValueError: when the prompt alone fills ``max_length`` (no answer token would be left).
+        ValueError: when prompt and answer together do not fit in ``max_length`` (naming the
+            record's ``id`` when it has one), or when the chat template renders the prompt
+            differently with and without the answer.
+
+    Taught in chapter 1, section 1.5 (masking) and chapter 3, section 3.3 (truncation).
     """
     prompt_text = chat_prompt(record["prompt"], tokenizer)
     messages = [{"role": "user", "content": record["prompt"]}, {"role": "assistant", "content": record["answer"]}]
@@ -101,12 +139,16 @@ def tokenize_sft(
     answer_text = full_text[len(prompt_text) :] if end_of_turn else record["answer"]
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(answer_text, add_special_tokens=False)["input_ids"]
-    if len(prompt_ids) >= max_length:
-        raise ValueError(f"the prompt has {len(prompt_ids)} tokens, max_length={max_length} leaves no room for the answer")
-    input_ids = (prompt_ids + answer_ids)[:max_length]
+    if len(prompt_ids) + len(answer_ids) > max_length:
+        name = f"record {record['id']!r}" if "id" in record else "a record"
+        raise ValueError(
+            f"{name} has {len(prompt_ids) + len(answer_ids)} tokens ({len(prompt_ids)} prompt, "
+            f"{len(answer_ids)} answer), more than max_length={max_length}: cutting it would drop the end of the "
+            "answer and its end-of-turn token. Raise max_length, or shorten or leave out the record."
+        )
     prompt_labels = [IGNORE_INDEX] * len(prompt_ids) if mask_prompt else prompt_ids
-    labels = (prompt_labels + answer_ids)[:max_length]
-    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+    input_ids = prompt_ids + answer_ids
+    return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": prompt_labels + answer_ids}
 
 
 def collate(examples: Sequence[dict[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:
@@ -114,6 +156,11 @@ def collate(examples: Sequence[dict[str, list[int]]], pad_token_id: int) -> dict
 
     Padding gets attention 0 and label -100, so it changes neither the forward pass of
     real tokens nor the loss.
+
+    Raises:
+        ValueError: for an empty list of examples.
+
+    Taught in chapter 1, section 1.5 (chapter 3, section 3.3 looks at padding).
     """
     if not examples:
         raise ValueError("collate needs at least one example")

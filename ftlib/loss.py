@@ -33,6 +33,11 @@ def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor,
     Returns:
         ``(nll, mask)``, both (B, T - 1): ``nll[b, t] = -log p(labels[b, t + 1] | tokens up to t)``,
         zero where ``mask`` is False.
+
+    Raises:
+        ValueError: when logits and labels disagree on (B, T).
+
+    Taught in chapter 2, section 2.3.
     """
     if logits.shape[:2] != labels.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} disagree on (B, T)")
@@ -55,6 +60,8 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token
 
     Raises:
         ValueError: for an unknown reduction, or when no token carries a label.
+
+    Taught in chapter 2, sections 2.3 and 2.6.
     """
     nll, mask = token_nll(logits, labels)
     if not mask.any():
@@ -69,5 +76,17 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "token
 
 
 def perplexity(mean_nll: float | torch.Tensor) -> float:
-    """exp of a mean negative log-likelihood in nats: the effective number of choices per token."""
-    return math.exp(float(mean_nll))
+    """exp of a mean negative log-likelihood in nats: the effective number of choices per token.
+
+    Note that exp of the *mean* log-loss is the geometric mean of the token probabilities'
+    inverses; it is not the inverse of their arithmetic mean (chapter 2, section 2.5).
+
+    Raises:
+        ValueError: for a negative or non-finite loss (a negative log-likelihood is never below 0).
+
+    Taught in chapter 2, section 2.7.
+    """
+    value = float(mean_nll)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"a mean negative log-likelihood is a finite number >= 0, got {value}")
+    return math.exp(value)

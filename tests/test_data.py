@@ -47,6 +47,27 @@ def test_load_jsonl_empty_and_missing_files(tmp_path):
         load_jsonl(tmp_path / "nope.jsonl")
 
 
+def test_load_jsonl_bytes_that_are_not_utf8_name_file_and_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    good = json.dumps(GOOD).encode()
+    path.write_bytes(good + b"\n" + '{"prompt": "Café", "answer": "x"}'.encode("latin-1") + b"\n")
+    with pytest.raises(ValueError) as err:
+        load_jsonl(path)
+    message = str(err.value)
+    assert str(path) in message and "line 2" in message and "not UTF-8" in message and "0xe9" in message
+    assert err.type is ValueError  # not a bare UnicodeDecodeError (a ValueError subclass)
+
+
+def test_load_jsonl_accepts_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\r\n" + json.dumps(GOOD).encode() + b"\n")
+    assert load_jsonl(path) == [GOOD, GOOD]
+    late = tmp_path / "late_bom.jsonl"  # a mark anywhere else is a fault, reported with its line
+    late.write_bytes(json.dumps(GOOD).encode() + b"\n\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\n")
+    with pytest.raises(ValueError, match="line 2: malformed JSON"):
+        load_jsonl(late)
+
+
 def test_load_jsonl_custom_fields(tmp_path):
     path = write(tmp_path, json.dumps({"text": "hi", "label": "greeting"}))
     assert load_jsonl(path, fields=("text", "label"))[0]["label"] == "greeting"
@@ -71,6 +92,21 @@ def test_chat_prompt(smoke):
     assert text.endswith("<|im_start|>assistant\n")
 
 
+def test_chat_prompt_takes_a_conversation(smoke):
+    _, tokenizer = smoke
+    shots = [
+        {"role": "user", "content": "Date: 3 March 2021"},
+        {"role": "assistant", "content": "2021-03-03"},
+        {"role": "user", "content": "Date: 1 May 2000"},
+    ]
+    text = chat_prompt(shots, tokenizer)
+    assert "<|im_start|>assistant\n2021-03-03<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
+    assert chat_prompt(shots[-1:], tokenizer) == chat_prompt("Date: 1 May 2000", tokenizer)
+    for bad in ([], shots[:2]):
+        with pytest.raises(ValueError, match="ending with a user turn"):
+            chat_prompt(bad, tokenizer)
+
+
 def test_tokenize_sft_masks_the_prompt(smoke):
     _, tokenizer = smoke
     ex = tokenize_sft(GOOD, tokenizer)
@@ -83,13 +119,19 @@ def test_tokenize_sft_masks_the_prompt(smoke):
     assert tokenizer.decode(ex["input_ids"]).startswith(chat_prompt(GOOD["prompt"], tokenizer))
 
 
-def test_tokenize_sft_truncates_and_refuses_a_too_long_prompt(smoke):
+def test_tokenize_sft_refuses_an_example_that_does_not_fit(smoke):
+    """Cutting the answer would keep a fragment without its end-of-turn token: refuse, and say which record."""
     _, tokenizer = smoke
     full = tokenize_sft(GOOD, tokenizer)
-    short = tokenize_sft(GOOD, tokenizer, max_length=len(full["input_ids"]) - 2)
-    assert short["input_ids"] == full["input_ids"][:-2] and short["labels"] == full["labels"][:-2]
-    with pytest.raises(ValueError, match="no room for the answer"):
+    n = len(full["input_ids"])
+    assert tokenize_sft(GOOD, tokenizer, max_length=n) == full  # exactly fits
+    with pytest.raises(ValueError, match=rf"record 'dates-7' has {n} tokens .*max_length={n - 2}") as err:
+        tokenize_sft({**GOOD, "id": "dates-7"}, tokenizer, max_length=n - 2)
+    assert "end-of-turn" in str(err.value)
+    with pytest.raises(ValueError, match=r"^a record has"):  # no id: still a clear message
         tokenize_sft(GOOD, tokenizer, max_length=10)
+    no_eot = tokenize_sft(GOOD, tokenizer, end_of_turn=False)  # shorter: fits where the full one does not
+    assert tokenize_sft(GOOD, tokenizer, end_of_turn=False, max_length=len(no_eot["input_ids"])) == no_eot
 
 
 def test_collate_pads_right_and_masks_padding():

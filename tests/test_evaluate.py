@@ -1,6 +1,6 @@
 import pytest
 
-from ftlib.evaluate import exact_match, generate
+from ftlib.evaluate import exact_match, field_scores, generate, match_scores
 
 
 def test_exact_match():
@@ -9,6 +9,16 @@ def test_exact_match():
         exact_match(["a", "b"], ["a"])
     with pytest.raises(ValueError):
         exact_match([], [])
+    with pytest.raises(TypeError, match="not one string"):
+        exact_match("2000-05-01", "2000-05-01")
+
+
+def test_match_scores_are_the_items_of_exact_match():
+    preds, refs = ["a", " b\n", "c", "d"], ["a", "b", "x", "d"]
+    assert match_scores(preds, refs) == [1, 1, 0, 1]
+    assert sum(match_scores(preds, refs)) / 4 == exact_match(preds, refs)
+    with pytest.raises(ValueError, match="2 predictions but 1 references"):
+        match_scores(["a", "b"], ["a"])
 
 
 def test_generate_restores_state_and_checks_input(smoke):
@@ -20,6 +30,21 @@ def test_generate_restores_state_and_checks_input(smoke):
     model.eval()
     with pytest.raises(TypeError, match="list of strings"):
         generate(model, tokenizer, "Hi")
+
+
+def test_generate_takes_conversations(smoke):
+    """A few-shot prompt as chat turns: the same answer as the same conversation rendered by hand."""
+    model, tokenizer = smoke
+    turns = [
+        {"role": "user", "content": "Date: 3 March 2021"},
+        {"role": "assistant", "content": "2021-03-03"},
+        {"role": "user", "content": "Date: 1 May 2000"},
+    ]
+    as_turns = generate(model, tokenizer, [turns, "Hi"], max_new_tokens=4)
+    assert len(as_turns) == 2 and as_turns[1] == generate(model, tokenizer, ["Hi"], max_new_tokens=4)[0]
+    assert as_turns[0] == generate(model, tokenizer, [turns], max_new_tokens=4)[0]
+    with pytest.raises(ValueError, match="user turn"):
+        generate(model, tokenizer, [turns[:2]], max_new_tokens=4)
 
 
 def test_left_padding_batches_give_the_answers_of_single_prompts(real):
@@ -47,3 +72,18 @@ def test_field_accuracy():
     assert field_accuracy(["[1, 2]"], refs[:1])["valid_json"] == 0.0
     with pytest.raises(ValueError):
         field_accuracy(["x"], [])
+
+
+def test_field_scores_per_item_average_to_field_accuracy():
+    from ftlib.evaluate import field_accuracy
+
+    refs = ['{"name": "Mei", "seating": null}', '{"name": "Ana", "seating": "bar"}']
+    preds = ['{"name": "Mei", "seating": null}', '{"name": "ana", "seating": "bar"}']
+    scores = field_scores(preds, refs)
+    assert scores == [
+        {"valid_json": 1, "all_fields": 1, "name": 1, "seating": 1},
+        {"valid_json": 1, "all_fields": 0, "name": 0, "seating": 1},
+    ]
+    assert field_accuracy(preds, refs) == {"valid_json": 1.0, "all_fields": 0.5, "name": 0.5, "seating": 1.0}
+    with pytest.raises(ValueError, match="JSON object"):
+        field_scores(["x"], ["[1]"])

@@ -69,3 +69,6 @@ def test_errors_and_perplexity():
         token_nll(torch.zeros(1, 3, 4), torch.zeros(1, 4, dtype=torch.long))
     assert perplexity(math.log(10.0)) == pytest.approx(10.0)
     assert perplexity(torch.tensor(0.0)) == 1.0
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            perplexity(bad)
