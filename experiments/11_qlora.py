@@ -35,19 +35,11 @@ from ftlib.lora import add_lora
 from ftlib.measure import PeakMemory
 from ftlib.models import load_model
 from ftlib.profile import get_profile, seed_everything, setup
-from ftlib.quant import ALL_LINEAR, quantize_model_nf4
+from ftlib.quant import ALL_LINEAR, model_bytes, quantize_model_nf4
 from ftlib.records import save_results
 from ftlib.train import full_ft_settings, train, validation_loss
 
 BASES = ("fp32", "nf4")
-
-
-def model_bytes(model: torch.nn.Module) -> int:
-    """Bytes of all parameters and buffers, each storage once (tied weights are shared)."""
-    seen: dict[int, int] = {}
-    for t in [*model.parameters(), *model.buffers()]:
-        seen.setdefault(t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
-    return sum(seen.values())
 
 
 def lora_model(profile, base: str, seed: int):

@@ -9,7 +9,7 @@
 - ``bits_per_parameter``: what a format costs in storage, scales included.
 - ``NF4Linear``: a frozen linear layer stored in NF4 that dequantizes its weight on the fly,
   forward and backward, so that ``ftlib.lora.add_lora`` can train LoRA on a 4-bit base.
-- ``quantize_model_nf4``, ``merge_lora_nf4``, ``quantize_dynamic_int8``: whole models.
+- ``quantize_model_nf4``, ``merge_lora_nf4``, ``quantize_dynamic_int8``, ``model_bytes``: whole models.
 
 A tensor that holds NaN or infinite values is refused with a clear error: its absmax would be
 NaN or infinite and every value of its block would be lost.
@@ -38,6 +38,7 @@ __all__ = [
     "bits_per_parameter",
     "dequantize",
     "merge_lora_nf4",
+    "model_bytes",
     "nf4_levels",
     "nf4_quantize",
     "pack_4bit",
@@ -365,38 +366,57 @@ def quantize_model_nf4(
 
 
 @torch.no_grad()
-def merge_lora_nf4(model: nn.Module) -> dict[str, float]:
-    """Merge every LoRA layer whose base is an :class:`NF4Linear`: dequantize, add ``B A * scaling``, requantize.
+def merge_lora_nf4(model: nn.Module, requantize: bool = True) -> dict[str, float]:
+    """Merge every LoRA layer whose base is an :class:`NF4Linear`: dequantize, add ``B A * scaling``.
 
-    The LoRA layer is replaced by the new ``NF4Linear``. Returned, summed over layers:
-    ``quantization_error`` = ||Q(W + dW) - (W + dW)|| / ||W + dW|| (the new rounding), and
-    ``update_error`` = ||(Q(W + dW) - W) - dW|| / ||dW||: how much of the update the 4-bit
-    grid failed to keep (0: all of it kept; 1: as if nothing were learned).
+    With ``requantize`` the sum is quantized to NF4 again (the model stays 4-bit); without, it is
+    kept as a float ``nn.Linear`` (exact, but the layer is full size again). Each LoRA layer is
+    replaced by the new layer. Returned, over all merged layers: ``quantization_error`` =
+    ||Q(W + dW) - (W + dW)|| / ||W + dW|| (0 without requantizing), and ``update_error`` =
+    ||(Q(W + dW) - W) - dW|| / ||dW||: how much of the update the merged weights fail to carry
+    (0: all of it; 1: as much as if nothing had been learned).
+
+    Raises:
+        ValueError: when the model has no LoRA layer on an NF4 base.
     """
     from ftlib.lora import LoRALinear
 
     layers = [(n, m) for n, m in model.named_modules() if isinstance(m, LoRALinear) and isinstance(m.base_layer, NF4Linear)]
     if not layers:
         raise ValueError("no LoRA layer on an NF4Linear base in this model")
-    sq_q = sq_merged = sq_u = sq_delta = 0.0
+    sq = {"q": 0.0, "merged": 0.0, "u": 0.0, "delta": 0.0}
     for name, layer in layers:
         base = layer.base_layer
         W = base.dequantized_weight(torch.float32)
         delta = layer.delta_weight().float()
         merged = W + delta
-        new = NF4Linear.from_weight(merged, base.block_size, base.double_quant).to(W.device)
-        W_new = new.dequantized_weight(torch.float32)
-        sq_q += (W_new - merged).double().norm().item() ** 2
-        sq_merged += merged.double().norm().item() ** 2
-        sq_u += ((W_new - W) - delta).double().norm().item() ** 2
-        sq_delta += delta.double().norm().item() ** 2
+        if requantize:
+            new = NF4Linear.from_weight(merged, base.block_size, base.double_quant).to(W.device)
+            W_new = new.dequantized_weight(torch.float32)
+        else:
+            new = nn.Linear(base.in_features, base.out_features, bias=False, device=W.device, dtype=base.compute_dtype)
+            new.weight.copy_(merged)
+            new.requires_grad_(False)
+            W_new = new.weight
+        sq["q"] += (W_new - merged).double().norm().item() ** 2
+        sq["merged"] += merged.double().norm().item() ** 2
+        sq["u"] += ((W_new - W) - delta).double().norm().item() ** 2
+        sq["delta"] += delta.double().norm().item() ** 2
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name), child, new)
     return {
         "layers": len(layers),
-        "quantization_error": math.sqrt(sq_q / sq_merged),
-        "update_error": math.sqrt(sq_u / sq_delta) if sq_delta > 0 else float("nan"),
+        "quantization_error": math.sqrt(sq["q"] / sq["merged"]),
+        "update_error": math.sqrt(sq["u"] / sq["delta"]) if sq["delta"] > 0 else float("nan"),
     }
+
+
+def model_bytes(model: nn.Module) -> int:
+    """Bytes of a model's parameters and buffers, each storage counted once (tied weights are shared)."""
+    seen: dict[int, int] = {}
+    for t in [*model.parameters(), *model.buffers()]:
+        seen.setdefault(t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
+    return sum(seen.values())
 
 
 def quantize_dynamic_int8(model: nn.Module) -> nn.Module:

@@ -275,11 +275,21 @@ def test_quantize_model_then_lora_trains_only_lora_and_merges(smoke_model):
     assert trained and all("lora_" in n for n in trained)
     for layer in lora_layers(model).values():
         layer.lora_B.weight.data.normal_(0, 0.5)
+    import copy
+
+    with torch.no_grad():
+        tuned = model(ids).logits
+    exact = copy.deepcopy(model)
+    stats_exact = merge_lora_nf4(exact, requantize=False)
+    assert stats_exact["quantization_error"] == 0 and stats_exact["update_error"] < 1e-5
     stats = merge_lora_nf4(model)
     assert stats["layers"] == 2 * model.config.num_hidden_layers and not lora_layers(model)
-    assert 0 < stats["quantization_error"] < 0.2
+    assert 0 < stats["quantization_error"] < 0.2 and stats["update_error"] > 0
     with torch.no_grad():
+        torch.testing.assert_close(exact(ids).logits, tuned, rtol=0, atol=1e-4)
         assert model(ids).logits.shape == before.shape
+    with pytest.raises(ValueError, match="no LoRA layer"):
+        merge_lora_nf4(model)
 
 
 def test_quantize_before_lora_is_enforced(smoke_model):
@@ -298,3 +308,14 @@ def test_quantize_dynamic_int8_copies_and_stays_close():
     assert isinstance(model[0], nn.Linear) and type(q[0]) is not nn.Linear
     x = torch.randn(4, 64)
     assert relative_error(q(x), model(x)) < 0.05
+
+
+def test_model_bytes_counts_tied_storage_once(smoke_model):
+    from ftlib.quant import model_bytes
+
+    model, _ = smoke_model
+    tensors = {t.data_ptr(): t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()]}
+    assert model_bytes(model) == sum(tensors.values())  # the tied output layer is not counted twice
+    before = model_bytes(model)
+    quantize_model_nf4(model)
+    assert model_bytes(model) < before
