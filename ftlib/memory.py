@@ -167,7 +167,12 @@ def lora_parameters(shape: ModelShape, r: int, target_modules: Sequence[str] = A
 
 
 def activation_values_per_token(
-    shape: ModelShape, seq_len: int = 1, attention: str = "flash", lora_r: int = 0, n_lora_targets: int = 7
+    shape: ModelShape,
+    seq_len: int = 1,
+    attention: str = "flash",
+    lora_r: int = 0,
+    n_lora_targets: int = 7,
+    frozen_base: bool = False,
 ) -> dict[str, int]:
     """Values saved for backward per token, by part, as PyTorch saves them for a Llama decoder.
 
@@ -176,21 +181,28 @@ def activation_values_per_token(
     value, the attention output (and its copy into o_proj) with one log-sum-exp per head, and in
     the MLP the gate and up outputs, the SiLU of the gate and the product that enters down_proj.
     ``attention="masked"`` is PyTorch's attention given an explicit mask (a padded batch on
-    the CPU): each block also keeps a row of the mask (``seq_len`` values) and one more copy of
-    the hidden state (measured). LoRA keeps ``r`` per targeted layer (the input of ``lora_B``).
-    After the blocks: the final norm (3 h + 3) and the logits (vocab). Not per token: the rotary
-    cos and sin, ``2 head_dim`` per position, shared by the whole batch and all blocks.
+    the CPU): each block also keeps a row of the mask (``seq_len`` values) and the keys and values
+    repeated to every head (``2 (h - kv)`` more). After the blocks (``head``): the final norm,
+    the output layer's input, the logits (vocab) and the token ids.
+
+    With a frozen base (LoRA, QLoRA), what only weight gradients need is not kept: the scaled
+    copies at the norms (``2 h`` per block), the final norm's and the output layer's inputs
+    (``2 h``), the first block's norm input and the token ids (``first``, negative). LoRA adds
+    ``r`` per targeted layer (the input of ``lora_B``). Not per token, so not counted here: the
+    rotary cos and sin, ``2 head_dim`` per position.
     """
     if attention not in ATTENTION:
         raise ValueError(f"attention must be one of {ATTENTION}, got {attention!r}")
     h, i, heads = shape.hidden, shape.intermediate, shape.n_heads
     kv = shape.n_kv_heads * shape.head_dim
-    block = 8 * h + 4 * i + 2 * kv + heads + 2 + (seq_len + h if attention == "masked" else 0)
-    return {
-        "block": block + n_lora_targets * lora_r,
-        "block_input": h,
-        "head": 3 * h + 3 + shape.vocab,
-    }
+    block = 8 * h + 4 * i + 2 * kv + heads + 2
+    if attention == "masked":
+        block += seq_len + 2 * (h - kv)
+    head = 3 * h + 3 + shape.vocab
+    first = 0
+    if frozen_base:
+        block, head, first = block - 2 * h, head - 2 * h, -(h + 3)
+    return {"block": block + n_lora_targets * lora_r, "block_input": h, "head": head, "first": first}
 
 
 def activation_bytes(
@@ -202,6 +214,7 @@ def activation_bytes(
     attention: str = "flash",
     lora_r: int = 0,
     n_lora_targets: int = 7,
+    frozen_base: bool = False,
     include_loss: bool = True,
 ) -> int:
     """Bytes of saved activations for one batch of ``batch_size`` x ``seq_len`` tokens.
@@ -209,16 +222,18 @@ def activation_bytes(
     Without checkpointing every block's activations are kept. With checkpointing (one
     checkpoint per block, as Hugging Face's ``gradient_checkpointing_enable``) only each
     block's input is kept, and one block's activations are rebuilt at a time during backward.
-    ``include_loss`` adds what the loss keeps: the log-softmax of the logits in fp32 (and, in a
-    16-bit precision, the fp32 copy of the logits it is computed from).
+    ``frozen_base``: the base weights do not train (LoRA, QLoRA; see
+    :func:`activation_values_per_token`). ``include_loss`` adds what the loss keeps: the
+    log-softmax of the logits in fp32 (and, in a 16-bit precision, the fp32 copy of the logits
+    it is computed from).
     """
     if batch_size < 1 or seq_len < 1:
         raise ValueError(f"batch_size and seq_len must be >= 1, got {batch_size}, {seq_len}")
-    v = activation_values_per_token(shape, seq_len, attention, lora_r, n_lora_targets)
+    v = activation_values_per_token(shape, seq_len, attention, lora_r, n_lora_targets, frozen_base)
     if gradient_checkpointing:
         per_token = shape.n_layers * v["block_input"] + v["block"] + v["head"]
     else:
-        per_token = shape.n_layers * v["block"] + v["head"]
+        per_token = shape.n_layers * v["block"] + v["head"] + v["first"]
     total = per_token * bytes_per_value
     if include_loss:
         total += shape.vocab * 4 * (1 if bytes_per_value == 4 else 2)
@@ -286,6 +301,7 @@ def training_memory(
     acts = activation_bytes(
         shape, batch_size, seq_len, p["activation"], gradient_checkpointing, attention,
         lora_r=0 if method == "full" else r, n_lora_targets=0 if method == "full" else len(target_modules),
+        frozen_base=method != "full",
     )  # fmt: skip
     if zero_stage >= 1:
         opt = -(-opt // n_gpus)

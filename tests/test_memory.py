@@ -87,6 +87,26 @@ def test_activation_count_with_a_padding_mask(smoke):
     assert activation_bytes(shape, 2, 30, 4, attention="masked", include_loss=False) == saved
 
 
+@pytest.mark.parametrize("padded", [False, True])
+def test_activation_count_with_a_frozen_base_and_lora(padded):
+    from ftlib.lora import add_lora
+    from ftlib.measure import saved_activation_bytes
+    from ftlib.models import load_model
+    from ftlib.profile import get_profile
+
+    model, _ = load_model(get_profile("smoke"))
+    shape = ModelShape.from_config(model.config)
+    add_lora(model, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], r=4)
+    ids = torch.randint(0, shape.vocab, (3, 20), generator=torch.Generator().manual_seed(2))
+    mask = torch.ones_like(ids)
+    if padded:
+        mask[1, :5] = 0
+    saved = saved_activation_bytes(model, {"input_ids": ids, "attention_mask": mask})
+    predicted = activation_bytes(shape, 3, 20, 4, attention="masked" if padded else "flash", lora_r=4,
+                                 frozen_base=True, include_loss=False)
+    assert predicted == saved
+
+
 def test_full_fine_tuning_costs_16_bytes_per_parameter_before_activations():
     shape = MODELS["SmolLM2-135M"]
     for precision in ["fp32", "bf16-mixed"]:
@@ -107,7 +127,7 @@ def test_lora_and_qlora_shrink_the_right_parts():
     linear_4bit = shape.linear_params * 4.127 / 8
     rest = (shape.n_params - shape.linear_params) * 2
     assert qlora.weights == pytest.approx(linear_4bit + rest + qlora.trainable * 2, rel=1e-6)
-    assert lora.activations > full.activations  # the lora_B inputs
+    assert qlora.activations == lora.activations < full.activations  # a frozen base keeps less
 
 
 def test_gradient_checkpointing_keeps_one_input_per_block():
