@@ -33,10 +33,11 @@ __all__ = [
 
 
 class LoRALinear(nn.Module):
-    """A frozen ``nn.Linear`` plus the low-rank update ``lora_B(lora_A(dropout(x))) * scaling``.
+    """A frozen ``nn.Linear`` plus the update ``lora_B(lora_A(dropout(x))) * scaling``.
 
-    At initialisation ``lora_A`` is Kaiming-uniform (as ``nn.Linear`` and peft) and ``lora_B``
-    is zero, so the layer computes exactly what ``base_layer`` computes until ``B`` is trained.
+    At initialisation ``lora_A`` is Kaiming-uniform (as ``nn.Linear`` and peft) and
+    ``lora_B`` is zero, so the layer computes exactly what ``base_layer`` computes
+    until ``B`` is trained.
 
     Args:
         base_layer: the linear layer to adapt; its parameters are frozen.
@@ -47,7 +48,8 @@ class LoRALinear(nn.Module):
 
     Raises:
         TypeError: when ``base_layer`` is not an ``nn.Linear``.
-        ValueError: when ``r`` is not an integer >= 1 or ``lora_dropout`` is not in [0, 1).
+        ValueError: when ``r`` is not an integer >= 1 or ``lora_dropout`` is not
+            in [0, 1).
     """
 
     def __init__(
@@ -101,15 +103,16 @@ class LoRALinear(nn.Module):
         return result + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
 
     def delta_weight(self) -> torch.Tensor:
-        """The update ``B @ A * scaling`` that LoRA adds to the base weight, shape (out, in)."""
+        """The update ``B @ A * scaling`` added to the base weight, shape (out, in)."""
         return self.lora_B.weight @ self.lora_A.weight * self.scaling
 
     @torch.no_grad()
     def merge(self) -> None:
-        """Add the update to the base weight in place; ``forward`` then skips the LoRA branch.
+        """Add the update to the base weight in place; ``forward`` then skips LoRA.
 
         Raises:
-            RuntimeError: when the layer is already merged (merging twice would add the update twice).
+            RuntimeError: when the layer is already merged (merging twice would add
+                the update twice).
         """
         if self.merged:
             raise RuntimeError("this LoRA layer is already merged; unmerge() it first")
@@ -129,7 +132,10 @@ class LoRALinear(nn.Module):
         self.merged = False
 
     def extra_repr(self) -> str:
-        return f"r={self.r}, lora_alpha={self.lora_alpha}, scaling={self.scaling:g}, merged={self.merged}"
+        return (
+            f"r={self.r}, lora_alpha={self.lora_alpha}, scaling={self.scaling:g}, "
+            f"merged={self.merged}"
+        )
 
 
 def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
@@ -149,54 +155,61 @@ def add_lora(
     lora_dropout: float = 0.0,
     use_rslora: bool = False,
 ) -> list[str]:
-    """Freeze the whole model, then wrap each targeted ``nn.Linear`` in a :class:`LoRALinear`, in place.
+    """Freeze the model, then wrap each targeted ``nn.Linear`` in a LoRALinear.
 
-    A linear layer is targeted when the last component of its name is in ``target_modules``
-    (``"q_proj"`` matches ``model.layers.0.self_attn.q_proj``). Afterwards only the LoRA
-    weights require gradients, and the model's outputs are unchanged (``lora_B`` is zero).
+    A layer is targeted when the last part of its name is in ``target_modules``
+    (``"q_proj"`` matches ``model.layers.0.self_attn.q_proj``). Afterwards only the
+    LoRA weights require gradients, and the outputs are unchanged (``lora_B`` is 0).
 
     Returns:
         The names of the replaced modules.
 
     Raises:
-        TypeError: when ``target_modules`` is a single string instead of a list of names.
-        ValueError: when no linear layer matches, or a matching layer already has LoRA.
+        TypeError: when ``target_modules`` is one string instead of a list of names.
+        ValueError: when a target name matches no module (a typo) or a module that
+            is not an ``nn.Linear`` (such as GPT-2's ``Conv1D``), or when a matching
+            layer already has LoRA. A refused call changes nothing.
     """
     if isinstance(target_modules, str):
         raise TypeError(
-            f"target_modules must be a list of names, like [{target_modules!r}], not a string"
+            f"target_modules must be a list of names, like [{target_modules!r}]"
         )
-    targets = set(target_modules)
+    targets = sorted(set(target_modules))
     if not targets:
+        raise ValueError("target_modules is empty: name layers, e.g. ['q_proj']")
+    found = {target: [] for target in targets}  # target name -> modules it matches
+    for name, module in model.named_modules():
+        if (last := name.rsplit(".", 1)[-1]) in found:
+            found[last].append(module)
+    problems = []
+    for target, modules in found.items():
+        other = [m for m in modules if not isinstance(m, nn.Linear)]
+        kinds = sorted({type(m).__name__ for m in other})
+        if not modules:
+            problems.append(f"{target!r} matches no module (a typo?)")
+        elif "LoRALinear" in kinds:
+            problems.append(f"{target!r} already has LoRA (add_lora ran before)")
+        elif kinds:
+            problems.append(f"{target!r} matches {kinds}, not nn.Linear")
+    if problems:
+        hint = ""
+        if any("Conv1D" in problem for problem in problems):
+            hint = (
+                ". GPT-2's Conv1D stores its weight transposed and is not supported"
+                " here; peft adapts it with fan_in_fan_out=True"
+            )
         raise ValueError(
-            "target_modules is empty: name the linear layers to adapt, e.g. ['q_proj', 'v_proj']"
+            "every target must name nn.Linear layers: " + "; ".join(problems) + hint
         )
-    matches = [
-        (name, module)
-        for name, module in model.named_modules()
-        if name.rsplit(".", 1)[-1] in targets
-    ]
-    already = [name for name, module in matches if isinstance(module, LoRALinear)]
-    if already:
-        raise ValueError(
-            f"{already[0]} already has LoRA (add_lora was called before on this model)"
-        )
-    names = [name for name, module in matches if isinstance(module, nn.Linear)]
-    if not names:
-        raise ValueError(
-            f"no nn.Linear layer's name ends with any of {sorted(targets)}"
-        )
+    names = [n for n, _ in model.named_modules() if n.rsplit(".", 1)[-1] in found]
     model.requires_grad_(False)
-    for (
-        name
-    ) in names:  # replace after collecting: never change a model while walking it
+    # Replace after collecting: never change a model while walking it.
+    for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
-        setattr(
-            parent,
-            child,
-            LoRALinear(getattr(parent, child), r, lora_alpha, lora_dropout, use_rslora),
-        )
+        base_layer = getattr(parent, child)
+        lora = LoRALinear(base_layer, r, lora_alpha, lora_dropout, use_rslora)
+        setattr(parent, child, lora)
     return names
 
 

@@ -106,9 +106,9 @@ def test_add_lora_trains_only_the_adapters_and_keeps_the_outputs(vocab, input_id
 
 def test_add_lora_refuses_bad_targets(vocab):
     model = tiny_llama(vocab, seed=0)
-    with pytest.raises(ValueError, match="no nn.Linear.*'query'"):
+    with pytest.raises(ValueError, match="'query' matches no module.*'value' matches no"):
         add_lora(model, ["query", "value"])
-    with pytest.raises(ValueError, match="no nn.Linear"):
+    with pytest.raises(ValueError, match="'self_attn' matches .*LlamaAttention.*not nn.Linear"):
         add_lora(model, ["self_attn"])  # matches a module, but not a linear one
     with pytest.raises(ValueError, match="empty"):
         add_lora(model, [])
@@ -118,6 +118,32 @@ def test_add_lora_refuses_bad_targets(vocab):
     add_lora(model, TARGETS)
     with pytest.raises(ValueError, match="already has LoRA"):
         add_lora(model, TARGETS)
+
+
+def test_add_lora_refuses_a_list_with_one_unmatched_name_and_changes_nothing(vocab):
+    model = tiny_llama(vocab, seed=0)
+    with pytest.raises(ValueError, match=r"'q_prj' matches no module \(a typo\?\)") as info:
+        add_lora(model, ["q_proj", "q_prj", "v_proj"])  # two good names, one typo
+    assert "q_proj'" not in str(info.value)  # only the unmatched name is named
+    assert not lora_layers(model)  # nothing was wrapped
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_add_lora_names_gpt2_conv1d_as_unsupported():
+    from transformers.pytorch_utils import Conv1D
+
+    class Block(torch.nn.Module):  # GPT-2's attention: c_attn and c_proj are Conv1D, not Linear
+        def __init__(self):
+            super().__init__()
+            self.c_attn = Conv1D(3 * 16, 16)
+            self.c_proj = Conv1D(16, 16)
+            self.q_proj = torch.nn.Linear(16, 16)
+
+    model = torch.nn.Sequential(Block(), Block())
+    with pytest.raises(ValueError, match=r"'c_attn' matches \['Conv1D'\].*fan_in_fan_out"):
+        add_lora(model, ["q_proj", "c_attn"])
+    assert not lora_layers(model)
+    assert add_lora(model, ["q_proj"]) == ["0.q_proj", "1.q_proj"]
 
 
 def test_merge_matches_unmerged_and_unmerge_restores(vocab, input_ids):
