@@ -45,12 +45,39 @@ def _check_5_2(fn: Any) -> Result:
     return run_cases(lambda v, r: float(fn(v, r)), "energy_at", cases, "square the values; divide the sum of the first r by the sum of all")
 
 
+def _as_count(value: Any) -> int | None:
+    """A whole number from an int, a NumPy integer or a one-element tensor; None otherwise."""
+    if hasattr(value, "numel") and value.numel() == 1:  # a tensor such as tensor(3)
+        value = value.item()
+    elif hasattr(value, "item") and getattr(value, "size", 0) == 1:  # a NumPy scalar
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        return None
+    return int(value)
+
+
 def _check_5_3(fn: Any) -> Result:
     import torch
 
+    if not callable(fn):
+        return False, "expected a function smallest_rank(singular_values, fraction)"
+    hint = ("energy = cumsum of squares / total; the answer is the first index where it reaches "
+            "fraction, plus one, as a whole number (int(...) of a one-element tensor)")
     s = torch.tensor([3.0, 2.0, 1.0, 0.0], dtype=torch.float64)
     cases = [((s, 0.5), 1), ((s, 0.9), 2), ((s, 0.95), 3), ((s, 1.0), 3), ((torch.ones(10, dtype=torch.float64), 0.9), 9)]
-    return run_cases(fn, "smallest_rank", cases, "energy = cumsum of squares / total; the first index where it reaches fraction, plus one")
+    for args, expected in cases:
+        try:
+            got = fn(args[0].clone(), args[1])
+        except Exception as exc:
+            return False, f"smallest_rank{args!r} raised {exc!r}. Hint: {hint}"
+        rank = _as_count(got)
+        if rank is None:
+            shape = f" of shape {tuple(got.shape)}" if hasattr(got, "shape") else ""
+            return False, (f"smallest_rank{args!r} returned {type(got).__name__}{shape}: {got!r}; "
+                           f"expected one whole number r >= 1. Hint: {hint}")
+        if rank != expected:
+            return False, f"smallest_rank{args!r} gave {rank}, expected {expected}. Hint: {hint}"
+    return True, f"all {len(cases)} cases right"
 
 
 CHECKS: dict[str, Callable[[Any], Result]] = {
