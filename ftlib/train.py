@@ -13,7 +13,6 @@ Taught in chapter 1, section 1.5 (the plain loop) and chapter 4, sections 4.2-4.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ __all__ = [
     "History",
     "artifacts_dir",
     "chapter4_checkpoint",
+    "checkpoint_metadata",
     "draw_batches",
     "full_ft_settings",
     "lr_at",
@@ -227,37 +227,6 @@ def train(
     return history
 
 
-def artifacts_dir() -> Path:
-    """Where chapters write checkpoints and weight updates: ``$FTLIB_ARTIFACTS``, by default ``artifacts/``.
-
-    The folder is created if needed and is ignored by git (its files are large and remade by the chapters).
-    """
-    path = Path(os.environ.get("FTLIB_ARTIFACTS") or Path(__file__).resolve().parents[1] / "artifacts")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def save_trainable(model: torch.nn.Module, path: str | Path) -> Path:
-    """Save the parameters that require gradients (all of them after full fine-tuning) as safetensors.
-
-    Tied weights are saved once. Returns the path written.
-    """
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    seen: set[int] = set()
-    tensors = {}
-    for name, p in model.named_parameters():
-        if p.requires_grad and p.data_ptr() not in seen:
-            seen.add(p.data_ptr())
-            tensors[name] = p.detach().to("cpu").contiguous()
-    if not tensors:
-        raise ValueError("no parameter requires a gradient: nothing to save")
-    save_file(tensors, str(path))
-    return path
-
-
 def train_with_trainer(
     model: torch.nn.Module,
     examples: Sequence[dict[str, list[int]]],
@@ -359,37 +328,11 @@ def train_with_trainer(
     return history
 
 
-def full_ft_settings(profile) -> dict:
-    """The settings of chapter 4's full fine-tuning run (section 4.3), for ``train``.
-
-    Chapter 4 writes them out in a cell; a test keeps that cell and this function equal.
-    """
-    return dict(
-        num_steps=profile.pick(gpu=60, cpu=10, smoke=2),
-        batch_size=profile.pick(gpu=8, cpu=4, smoke=2),
-        lr=1e-4,
-        schedule="cosine",
-        warmup_steps=2,
-        max_grad_norm=1.0,
-    )
-
-
-def chapter4_checkpoint(profile) -> Path:
-    """The fully fine-tuned model of chapter 4 (section 4.8 saves it), as a safetensors file in ``artifacts_dir()``.
-
-    When the file is not there (chapter 4 not run in this checkout, a fresh Colab session),
-    the same job is run again: the dates task, ``full_ft_settings``, seed 0.
-    Chapters 5 and 6 start from it.
-    """
-    from ftlib.data import data_dir, load_jsonl, tokenize_sft
-    from ftlib.models import load_model
-
-    path = artifacts_dir() / "ch04_full_ft.safetensors"
-    if path.exists():
-        return path
-    model, tokenizer = load_model(profile)
-    model.requires_grad_(True)
-    examples = [tokenize_sft(r, tokenizer) for r in load_jsonl(data_dir() / "dates" / "train.jsonl")]
-    train(model, examples, tokenizer.pad_token_id, desc="chapter 4's full fine-tuning (no checkpoint found)",
-          **full_ft_settings(profile))
-    return save_trainable(model, path)
+# Kept importable from here, where chapters 4-6 first met them.
+from ftlib.checkpoints import (  # noqa: E402
+    artifacts_dir,
+    chapter4_checkpoint,
+    checkpoint_metadata,
+    full_ft_settings,
+    save_trainable,
+)

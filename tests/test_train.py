@@ -203,13 +203,47 @@ def test_chapter4_settings_cell_matches_full_ft_settings():
 
 
 def test_chapter4_checkpoint_trains_when_missing(monkeypatch, tmp_path):
+    from safetensors import safe_open
+
     from ftlib.profile import get_profile
-    from ftlib.train import chapter4_checkpoint
+    from ftlib.train import chapter4_checkpoint, checkpoint_metadata, full_ft_settings
 
     monkeypatch.setenv("FTLIB_ARTIFACTS", str(tmp_path))
-    path = chapter4_checkpoint(get_profile("smoke"))
+    smoke = get_profile("smoke")
+    path = chapter4_checkpoint(smoke)
     assert path.exists() and path.parent == tmp_path
-    assert chapter4_checkpoint(get_profile("smoke")) == path  # found, not trained again
+    with safe_open(str(path), "pt") as f:
+        assert f.metadata() == checkpoint_metadata(smoke, full_ft_settings(smoke))
+    stamp = path.stat().st_mtime_ns
+    assert chapter4_checkpoint(smoke) == path and path.stat().st_mtime_ns == stamp  # found, not trained again
+
+
+def test_chapter4_checkpoint_retrains_a_file_made_with_other_settings(monkeypatch, tmp_path, capsys):
+    from safetensors import safe_open
+
+    from ftlib.models import tiny_llama
+    from ftlib.profile import get_profile
+    from ftlib.train import chapter4_checkpoint, checkpoint_metadata, full_ft_settings, save_trainable
+
+    monkeypatch.setenv("FTLIB_ARTIFACTS", str(tmp_path))
+    smoke, cpu = get_profile("smoke"), get_profile("cpu")
+    path = tmp_path / "ch04_full_ft.safetensors"
+    for stale in [None, checkpoint_metadata(cpu, full_ft_settings(cpu)),  # none recorded; another profile
+                  checkpoint_metadata(smoke, dict(full_ft_settings(smoke), lr=1.0))]:  # other settings
+        save_trainable(tiny_llama(100, seed=1), path, metadata=stale)
+        assert chapter4_checkpoint(smoke) == path
+        with safe_open(str(path), "pt") as f:
+            assert f.metadata() == checkpoint_metadata(smoke, full_ft_settings(smoke))
+        assert "training it again" in capsys.readouterr().out
+    path.write_bytes(b"not a safetensors file")
+    chapter4_checkpoint(smoke)
+    assert "training it again" in capsys.readouterr().out
+
+
+def test_save_trainable_refuses_metadata_that_is_not_text(tmp_path, smoke):
+    _, tokenizer = smoke
+    with pytest.raises(TypeError, match="strings"):
+        save_trainable(tiny_llama(len(tokenizer)), tmp_path / "x.safetensors", metadata={"steps": 10})
 
 
 def test_the_fused_loss_equals_the_written_out_one(smoke, examples):
