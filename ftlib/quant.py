@@ -179,7 +179,7 @@ def nf4_quantize(
     _check_input(x, block_size)
     blocks = _blocks(x, block_size)
     absmax = blocks.abs().amax(dim=1)
-    levels = nf4_levels()
+    levels = nf4_levels().to(blocks.device)
     midpoints = (levels[1:] + levels[:-1]) / 2
     safe = torch.where(absmax > 0, absmax, torch.ones_like(absmax))
     normalized = (blocks / safe[:, None]).clamp(-1, 1)
@@ -210,7 +210,7 @@ def dequantize(q: Quantized, dtype: torch.dtype = torch.float32) -> torch.Tensor
         values = (q.codes.float() * q.scales[:, None]).reshape(-1)
     elif q.kind == "nf4":
         codes = unpack_4bit(q.codes, q.numel)
-        values = nf4_levels()[codes]
+        values = nf4_levels().to(codes.device)[codes]
         values = torch.nn.functional.pad(values, (0, -q.numel % q.block_size)).view(-1, q.block_size)
         values = (values * _nf4_scales(q)[:, None]).reshape(-1)
     else:
