@@ -13,12 +13,24 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-__all__ = ["IGNORE_INDEX", "chat_prompt", "collate", "data_dir", "load_jsonl", "pack", "tokenize_sft"]
+__all__ = [
+    "IGNORE_INDEX",
+    "STOP_WORDS",
+    "chat_prompt",
+    "collate",
+    "crude_stem",
+    "data_dir",
+    "load_jsonl",
+    "pack",
+    "strip_stop_words",
+    "tokenize_sft",
+]
 
 IGNORE_INDEX = -100  # the label PyTorch's cross_entropy skips (its default ignore_index)
 
@@ -196,3 +208,45 @@ def pack(examples: Sequence[dict[str, list[int]]], block_size: int) -> list[dict
         chunk = ids[start : start + block_size]
         blocks.append({"input_ids": chunk, "attention_mask": [1] * len(chunk), "labels": labels[start : start + block_size]})
     return blocks
+
+
+# A bag-of-words habit that some guides carry over to LLM fine-tuning; chapter 3 measures it.
+STOP_WORDS = frozenset(
+    "a an the of for to in on at and or is it be we i me my if with this that are please only would could can".split()
+)
+
+
+def crude_stem(word: str) -> str:
+    """Strip one common English suffix (ing, ed, es, s, ly) from a word of more than three letters besides it.
+
+    A crude suffix stripper in the spirit of the Porter stemmer: ``seating`` -> ``seat``,
+    ``Jonas`` -> ``Jona``.
+
+    Taught in chapter 3, section 3.8.
+    """
+    for suffix in ("ing", "ed", "es", "s", "ly"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def strip_stop_words(text: str) -> str:
+    """Lower-case every word, drop the words in ``STOP_WORDS`` and stem the rest; keep digits and punctuation.
+
+    This is the preprocessing that bag-of-words models needed and that some fine-tuning guides
+    still recommend. It exists here so that chapter 3, section 3.8 (and
+    ``experiments/03_data_choices.py``) can measure what it does to an LLM; it is not advice.
+
+    Raises:
+        TypeError: when ``text`` is not a string.
+
+    Taught in chapter 3, section 3.8.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+
+    def replace(match: re.Match) -> str:
+        word = match.group().lower()
+        return "" if word in STOP_WORDS else crude_stem(word)
+
+    return re.sub(r"[A-Za-z]+", replace, text)

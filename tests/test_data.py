@@ -178,3 +178,15 @@ def test_pack_fills_blocks_and_keeps_every_token():
     assert [blk["labels"] for blk in blocks] == [[-100, 2, 3, -100], [5, 6, 7, 8]]  # b's first label is cut
     with pytest.raises(ValueError):
         pack([a], block_size=1)
+
+
+def test_strip_stop_words_lowercases_drops_and_stems():
+    from ftlib.data import STOP_WORDS, crude_stem, strip_stop_words
+
+    text = "Jonas here. A table for the 3rd of March at 7pm, seating outside, please."
+    assert strip_stop_words(text) == "jona here.  table   3rd  march  7pm, seat outside, ."
+    assert crude_stem("seating") == "seat" and crude_stem("bus") == "bus" and crude_stem("Lars") == "Lars"
+    assert {"the", "of", "for", "me"} <= STOP_WORDS
+    assert strip_stop_words("2027-05-02, 19:30") == "2027-05-02, 19:30"  # digits and punctuation kept
+    with pytest.raises(TypeError, match="must be a string"):
+        strip_stop_words(None)
