@@ -10,20 +10,24 @@ per-item scores, for paired intervals), validation loss, step time.
 Memory: full fine-tuning, LoRA and QLoRA, each in a fresh process (so that one run's freed
 memory does not inflate the next one's resident size), measured as chapters 4 and 6 measure:
 a freshly loaded model, three training steps on one fixed batch of four inside
-``ftlib.measure.PeakMemory``; plus the bytes the model's weights occupy.
+``ftlib.measure.PeakMemory`` (the rise of the resident size); on the CPU also the rise of the
+bytes the C allocator has in use (``AllocatedPeak``), which leaves out freed memory the
+allocator keeps; plus the bytes the model's weights occupy.
 
-Writes ``experiments/results/11_qlora.json``. About 10 minutes on 2 CPU cores (cpu profile):
+Writes ``experiments/results/11_qlora.json``. About 20 minutes on 2 CPU cores (cpu profile):
 ``FTLIB_PROFILE=cpu python experiments/11_qlora.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import torch
@@ -72,6 +76,50 @@ def quality_run(profile, base: str, seed: int, data: dict) -> dict:
     }
 
 
+class AllocatedPeak:
+    """The peak of the bytes the C allocator has handed out and not got back (glibc's ``mallinfo2``).
+
+    The resident size that ``PeakMemory`` samples also counts memory that was freed but that the
+    allocator keeps for reuse; this counts only what is in use. Linux with glibc 2.33 or newer.
+    """
+
+    def __init__(self, interval: float = 0.001):
+        import ctypes
+
+        class _Info(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_size_t) for n in
+                        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]  # fmt: skip
+
+        self._libc = ctypes.CDLL("libc.so.6")
+        self._libc.mallinfo2.restype = _Info
+        self.interval, self.baseline, self.peak = interval, 0, 0
+        self._stop = threading.Event()
+
+    def in_use(self) -> int:
+        info = self._libc.mallinfo2()
+        return info.uordblks + info.hblkhd  # small chunks in use + large (mmapped) blocks
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.in_use())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> AllocatedPeak:
+        self.baseline = self.peak = self.in_use()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.in_use())
+
+    @property
+    def increase(self) -> int:
+        return self.peak - self.baseline
+
+
 def memory_run(profile, method: str) -> dict:
     """Chapter 6's protocol: what three training steps on one batch of four add to a loaded model."""
     model, tokenizer = load_model(profile)
@@ -86,11 +134,14 @@ def memory_run(profile, method: str) -> dict:
     with torch.no_grad():  # read every weight once, so that lazy loading is not counted as training
         model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     gc.collect()
-    with PeakMemory(profile.device) as peak:
+    cpu = profile.device == "cpu"
+    allocated = AllocatedPeak() if cpu else contextlib.nullcontext()
+    with PeakMemory(profile.device) as peak, allocated:
         history = train(model, examples, tokenizer.pad_token_id, num_steps=3, batch_size=4, lr=1e-5, progress=False)
     return {
         "method": method,
         "increase_bytes": peak.increase,
+        "allocated_increase_bytes": allocated.increase if cpu else peak.increase,
         "baseline_bytes": peak.baseline,
         "model_bytes": model_bytes(model),
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -115,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     started = time.time()
     profile = setup()
-    seeds = profile.pick(gpu=[0, 1, 2, 3, 4], cpu=[0, 1, 2, 3, 4], smoke=[0, 1])
+    seeds = profile.pick(gpu=list(range(10)), cpu=list(range(10)), smoke=[0, 1])
     _, tokenizer = load_model(profile)
     val_records = load_jsonl(data_dir() / "dates" / "validation.jsonl")
     data = {

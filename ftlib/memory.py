@@ -9,7 +9,12 @@
   that mixed precision keeps (the ZeRO paper's "K = 12 bytes");
 - **activations**: what the forward pass saves for the backward pass, counted tensor by tensor
   for a Llama-style decoder (``activation_values_per_token``), for a batch and sequence length,
-  with or without gradient checkpointing, plus what the loss saves.
+  with or without gradient checkpointing, plus what the loss saves and the gradient of the
+  logits (the largest temporary of the backward pass).
+
+The sum is the peak if every part is held at once. In full fine-tuning the weight gradients are
+created during the backward pass, as activations are freed, so there the prediction is an upper
+bound, by up to the gradients' size.
 
 Parts can be sharded over GPUs as DeepSpeed ZeRO does (``zero_stage`` 1: optimizer, 2: and
 gradients, 3: and weights). ``ModelShape`` holds the sizes that memory depends on; ``MODELS``
@@ -223,9 +228,10 @@ def activation_bytes(
     checkpoint per block, as Hugging Face's ``gradient_checkpointing_enable``) only each
     block's input is kept, and one block's activations are rebuilt at a time during backward.
     ``frozen_base``: the base weights do not train (LoRA, QLoRA; see
-    :func:`activation_values_per_token`). ``include_loss`` adds what the loss keeps: the
+    :func:`activation_values_per_token`). ``include_loss`` adds what the loss needs: the
     log-softmax of the logits in fp32 (and, in a 16-bit precision, the fp32 copy of the logits
-    it is computed from).
+    it is computed from), and the fp32 gradient of the logits that the backward pass creates
+    while the activations are still held (the largest single temporary; measured in chapter 11).
     """
     if batch_size < 1 or seq_len < 1:
         raise ValueError(f"batch_size and seq_len must be >= 1, got {batch_size}, {seq_len}")
@@ -236,7 +242,7 @@ def activation_bytes(
         per_token = shape.n_layers * v["block"] + v["head"] + v["first"]
     total = per_token * bytes_per_value
     if include_loss:
-        total += shape.vocab * 4 * (1 if bytes_per_value == 4 else 2)
+        total += shape.vocab * 4 * (2 if bytes_per_value == 4 else 3)
     rotary = 2 * shape.head_dim * seq_len * bytes_per_value  # cos and sin, per position
     return batch_size * seq_len * total + rotary
 

@@ -134,7 +134,7 @@ def test_gradient_checkpointing_keeps_one_input_per_block():
     shape = MODELS["SmolLM2-1.7B"]
     plain = activation_bytes(shape, 4, 512, 2)
     ckpt = activation_bytes(shape, 4, 512, 2, gradient_checkpointing=True)
-    assert ckpt < plain / 4  # the logits and the loss are not checkpointed
+    assert ckpt < plain / 3  # the logits and the loss are not checkpointed
     assert ckpt > 4 * 512 * shape.n_layers * shape.hidden * 2
 
 
