@@ -5,15 +5,20 @@
 - ``saved_activation_bytes``: the bytes autograd keeps from one forward pass for the
   backward pass, counted with saved-tensor hooks.
 - ``PeakMemory``: the peak memory of a block of code (CUDA: the allocator's peak; CPU:
-  the process's resident memory, sampled every millisecond or so).
+  the process's resident memory and the C allocator's bytes in use, sampled every
+  millisecond or so).
+- ``allocated_bytes``: the bytes the C allocator has handed out and not had back on the CPU
+  (glibc's ``mallinfo2``): what tensors and other objects hold, without what the allocator
+  keeps in reserve.
 - ``matmul_flops``: the FLOP/s one large matrix product reaches on this machine.
 - ``training_flops``: the 6 x parameters x tokens rule.
 
-Taught in chapter 4, sections 4.5 and 4.6.
+Taught in chapter 4, sections 4.7 and 4.8, and chapter 6, section 6.4.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +29,7 @@ __all__ = [
     "OPTIMIZER_STATES",
     "MemoryEstimate",
     "PeakMemory",
+    "allocated_bytes",
     "matmul_flops",
     "saved_activation_bytes",
     "training_flops",
@@ -109,6 +115,42 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
+@functools.lru_cache(maxsize=1)
+def _mallinfo2():
+    """glibc's ``mallinfo2`` (glibc 2.33 or newer), or None where there is none (macOS, Windows, musl)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+
+        class Mallinfo2(ctypes.Structure):
+            _fields_ = [(name, ctypes.c_size_t) for name in names]
+
+        libc.mallinfo2.restype = Mallinfo2
+        libc.mallinfo2()
+        return libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+
+
+def allocated_bytes() -> int | None:
+    """Bytes handed out by the C allocator and not yet freed: heap blocks in use plus ``mmap``-ed blocks.
+
+    PyTorch's CPU tensors are allocated this way, so this is the CPU counterpart of
+    ``torch.cuda.memory_allocated``: memory that objects hold, without the memory the allocator
+    keeps after a ``free`` (which the resident set size still counts). None where glibc's
+    ``mallinfo2`` is not available.
+
+    Taught in chapter 6, section 6.4.
+    """
+    info = _mallinfo2()
+    if info is None:
+        return None
+    m = info()
+    return m.uordblks + m.hblkhd
+
+
 class PeakMemory:
     """Context manager that records the peak memory of the code inside it.
 
@@ -117,12 +159,22 @@ class PeakMemory:
     allocator; on the CPU from the process's resident set size (RSS), sampled by a
     background thread. RSS also counts memory the allocator keeps after freeing it,
     so on the CPU the numbers are an upper bound of what tensors use.
+
+    The same thread also samples the allocator's bytes in use (``allocated_baseline``,
+    ``allocated_peak``, ``allocated_increase``): on CUDA ``torch.cuda.memory_allocated``
+    (then equal to the above), on the CPU :func:`allocated_bytes` (None where unavailable).
+    The gap between ``increase`` and ``allocated_increase`` is memory the allocator holds
+    but no object uses. A peak shorter than the sampling interval can be missed.
+
+    Taught in chapter 4, section 4.7 and chapter 6, section 6.4.
     """
 
     def __init__(self, device: str | torch.device = "cpu", interval: float = 0.001):
         self.device = torch.device(device)
         self.interval = interval
         self.baseline = self.peak = 0
+        self.allocated_baseline: int | None = None
+        self.allocated_peak: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -130,9 +182,17 @@ class PeakMemory:
     def increase(self) -> int:
         return self.peak - self.baseline
 
+    @property
+    def allocated_increase(self) -> int | None:
+        if self.allocated_peak is None or self.allocated_baseline is None:
+            return None
+        return self.allocated_peak - self.allocated_baseline
+
     def _sample(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, _rss())
+            if self.allocated_peak is not None:
+                self.allocated_peak = max(self.allocated_peak, allocated_bytes() or 0)
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakMemory:
@@ -140,9 +200,11 @@ class PeakMemory:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self.baseline = self.peak = torch.cuda.memory_allocated(self.device)
+            self.allocated_baseline = self.allocated_peak = self.baseline
         else:
             _release_free_memory()
             self.baseline = self.peak = _rss()
+            self.allocated_baseline = self.allocated_peak = allocated_bytes()
             self._stop.clear()
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
@@ -151,11 +213,13 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-            self.peak = torch.cuda.max_memory_allocated(self.device)
+            self.peak = self.allocated_peak = torch.cuda.max_memory_allocated(self.device)
         else:
             self._stop.set()
             self._thread.join()
             self.peak = max(self.peak, _rss())
+            if self.allocated_peak is not None:
+                self.allocated_peak = max(self.allocated_peak, allocated_bytes() or 0)
 
 
 def matmul_flops(

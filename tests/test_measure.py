@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import torch
 
@@ -50,3 +52,21 @@ def test_matmul_flops_and_the_6nt_rule():
     assert training_flops(100, 10, trainable=False) == 4000
     with pytest.raises(ValueError):
         matmul_flops(n=0)
+
+
+def test_allocated_bytes_follow_a_tensor_and_peak_memory_records_them():
+    from ftlib.measure import allocated_bytes
+
+    if allocated_bytes() is None:
+        pytest.skip("glibc's mallinfo2 is not available here")
+    before = allocated_bytes()
+    x = torch.ones(32 * 2**20 // 4)  # 32 MiB
+    assert allocated_bytes() - before >= 31 * 2**20
+    del x
+    assert allocated_bytes() - before < 2**20  # given back to the allocator: no longer in use
+    with PeakMemory("cpu") as pm:
+        y = torch.ones(64 * 2**20 // 4)
+        time.sleep(0.05)  # the sampling thread sees what lives for more than a millisecond or so
+        del y
+    assert pm.allocated_increase >= 60 * 2**20  # the tensor was seen while it lived
+    assert pm.allocated_peak >= pm.allocated_baseline > 0
