@@ -29,6 +29,7 @@ __all__ = [
     "OPTIMIZER_STATES",
     "MemoryEstimate",
     "PeakMemory",
+    "TrainingPhases",
     "allocated_bytes",
     "matmul_flops",
     "saved_activation_bytes",
@@ -169,9 +170,13 @@ class PeakMemory:
     Taught in chapter 4, section 4.7 and chapter 6, section 6.4.
     """
 
-    def __init__(self, device: str | torch.device = "cpu", interval: float = 0.001):
+    def __init__(
+        self, device: str | torch.device = "cpu", interval: float = 0.001, record: bool = False
+    ):
         self.device = torch.device(device)
         self.interval = interval
+        self.record = record
+        self.samples: list[tuple[float, int, int | None]] = []  # (perf_counter, RSS, allocated)
         self.baseline = self.peak = 0
         self.allocated_baseline: int | None = None
         self.allocated_peak: int | None = None
@@ -190,9 +195,12 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _rss())
+            rss, allocated = _rss(), allocated_bytes()
+            self.peak = max(self.peak, rss)
             if self.allocated_peak is not None:
-                self.allocated_peak = max(self.allocated_peak, allocated_bytes() or 0)
+                self.allocated_peak = max(self.allocated_peak, allocated or 0)
+            if self.record:
+                self.samples.append((time.perf_counter(), rss, allocated))
             time.sleep(self.interval)
 
     def __enter__(self) -> PeakMemory:
@@ -220,6 +228,50 @@ class PeakMemory:
             self.peak = max(self.peak, _rss())
             if self.allocated_peak is not None:
                 self.allocated_peak = max(self.allocated_peak, allocated_bytes() or 0)
+
+
+class TrainingPhases:
+    """Context manager that records when each phase of a training step starts: forward, backward, optimizer.
+
+    Hooks on ``model`` mark the start of each forward pass and its end (from there on, the loss
+    and the backward pass); PyTorch's global optimizer hooks mark the start and end of every
+    ``optimizer.step()``. ``events`` holds ``(time.perf_counter(), phase)`` pairs with phase one
+    of ``"forward"``, ``"backward"``, ``"optimizer"``, ``"other"``; the hooks are removed on exit.
+    Use it together with ``PeakMemory(record=True)`` to see in which phase memory peaks.
+
+    Taught in chapter 4, section 4.7.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model
+        self.events: list[tuple[float, str]] = []
+        self._handles: list = []
+
+    def _mark(self, phase: str):
+        def hook(*args, **kwargs):
+            self.events.append((time.perf_counter(), phase))
+
+        return hook
+
+    def __enter__(self) -> TrainingPhases:
+        from torch.optim.optimizer import (
+            register_optimizer_step_post_hook,
+            register_optimizer_step_pre_hook,
+        )
+
+        self._handles = [
+            self.model.register_forward_pre_hook(self._mark("forward")),
+            self.model.register_forward_hook(self._mark("backward")),
+            register_optimizer_step_pre_hook(self._mark("optimizer")),
+            register_optimizer_step_post_hook(self._mark("other")),
+        ]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.events.append((time.perf_counter(), "other"))
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
 
 def matmul_flops(

@@ -70,3 +70,22 @@ def test_allocated_bytes_follow_a_tensor_and_peak_memory_records_them():
         del y
     assert pm.allocated_increase >= 60 * 2**20  # the tensor was seen while it lived
     assert pm.allocated_peak >= pm.allocated_baseline > 0
+
+
+def test_training_phases_and_a_recorded_memory_timeline(smoke):
+    from ftlib.measure import TrainingPhases
+    from ftlib.train import train
+
+    _, tokenizer = smoke
+    model = tiny_llama(len(tokenizer), seed=0)
+    ex = tokenize_sft({"prompt": "Date: 1 May 2000", "answer": "2000-05-01"}, tokenizer)
+    with PeakMemory("cpu", record=True) as pm, TrainingPhases(model) as phases:
+        train(model, [ex], tokenizer.pad_token_id, num_steps=2, batch_size=2, progress=False)
+    names = [phase for _, phase in phases.events]
+    assert names == ["forward", "backward", "optimizer", "other"] * 2 + ["other"]
+    times = [t for t, _ in phases.events]
+    assert times == sorted(times)
+    assert pm.samples and all(rss > 0 for _, rss, _ in pm.samples)
+    assert [t for t, _, _ in pm.samples] == sorted(t for t, _, _ in pm.samples)
+    train(model, [ex], tokenizer.pad_token_id, num_steps=1, progress=False)
+    assert len(phases.events) == 9  # the hooks are gone after the block
