@@ -109,8 +109,10 @@ def sweep_labels(profile, tokenizer) -> dict:
     return {"settings": cfg, "arms": LABEL_ARMS, "eval_ids": [r["id"] for r in eval_records], "runs": runs}
 
 
-def sweep_stop_words(profile, tokenizer) -> dict:
+def sweep_stop_words(profile, tokenizer, long_budget: int | None = None) -> dict:
     cfg = stop_word_settings(profile)
+    if long_budget:
+        cfg["budgets"] = [cfg["budgets"][0], long_budget]
     train_records = load_jsonl(data_dir() / "requests" / "train.jsonl")
     eval_records = load_jsonl(data_dir() / "requests" / "validation.jsonl")
     refs = [r["answer"] for r in eval_records]
@@ -132,14 +134,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["labels", "stop_words", "all"], default="all")
     parser.add_argument("--profile", default=None, help="ftlib profile (default: $FTLIB_PROFILE or automatic)")
+    parser.add_argument("--long-budget", type=int, default=None, help="steps of the longer stop-word runs")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     _, tokenizer = load_model(profile)
-    for part, sweep, name in [("labels", sweep_labels, "03_labels.json"),
-                              ("stop_words", sweep_stop_words, "03_stop_words.json")]:
+    sweeps = [("labels", lambda: sweep_labels(profile, tokenizer), "03_labels.json"),
+              ("stop_words", lambda: sweep_stop_words(profile, tokenizer, args.long_budget), "03_stop_words.json")]
+    for part, sweep, name in sweeps:
         if args.part in (part, "all"):
             started = time.time()
-            path = save_results(name, sweep(profile, tokenizer), profile.name, started)
+            path = save_results(name, sweep(), profile.name, started)
             print(f"wrote {path}")
 
 
