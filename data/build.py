@@ -18,6 +18,13 @@ Datasets
     ISO 8601 ``YYYY-MM-DD``.  Every date appears at most once in the whole
     dataset, so the splits share no example and no date.
 
+``debian_sections`` (real text, built only with ``--debian-sections``)
+    Topic classification (chapter 9): the one-line description a Debian
+    maintainer wrote for a package, labelled with its archive Section (games,
+    graphics, net, science, sound). Read from the package index that
+    ``apt-get update`` fetches, pinned by its SHA-256; one record per source
+    package, near-duplicates and placeholder descriptions removed.
+
 ``requests``
     Booking extraction (chapter 3 and later): turn a short free-text restaurant
     booking request ("Hi, this is Priya, could I get a table for four on 3
@@ -32,8 +39,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
+import hashlib
 import json
+import lzma
 import random
+import re
+import subprocess
 from pathlib import Path
 from typing import Callable
 
@@ -75,6 +87,16 @@ __all__ = [
     "sample_booking",
     "build_requests",
     "build_dataset",
+    "DEBIAN_CLASSES",
+    "DEBIAN_SPLITS",
+    "DEBIAN_INDEX_SHA256",
+    "debian_index_path",
+    "read_debian_index",
+    "parse_deb822",
+    "description_key",
+    "debian_candidates",
+    "build_debian_sections",
+    "write_debian_sections",
     "to_jsonl",
     "write_dataset",
     "main",
@@ -422,6 +444,214 @@ def build_requests(rng: random.Random) -> Splits:
 
 
 # ---------------------------------------------------------------------------
+# The "debian_sections" dataset: real text (chapter 9)
+# ---------------------------------------------------------------------------
+# Unlike the datasets above, this one is not synthetic: each record is the
+# one-line description a Debian maintainer wrote for a package, labelled with
+# the package's archive Section. It is built from the Debian package index
+# that `apt-get update` fetches, pinned by its SHA-256, and only when asked
+# (`python data/build.py --debian-sections`): the committed JSONL files are
+# what the book uses, so nothing is fetched at book-build or test time.
+
+DEBIAN_NAME = "debian_sections"
+DEBIAN_CLASSES = ("games", "graphics", "net", "science", "sound")
+DEBIAN_RELEASE = "Debian 12.15 (bookworm), main, binary-amd64"
+DEBIAN_INDEX = "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"
+DEBIAN_INDEX_SHA256 = "515e692f2c4121c6fcec444ef100cc18f79a991910615f3a88c8b7becfc94d2f"
+DEBIAN_INDEX_DATE = "Sat, 11 Jul 2026 10:16:37 UTC"  # Date of the signed InRelease file
+DEBIAN_PER_CLASS = {"test": 100, "validation": 20, "train": 240}  # drawn per class, in this order
+DEBIAN_SMALL_PER_CLASS = 19  # test_small: 5 x 19 = 95 items, a subset of test
+DEBIAN_SPLITS = ("train", "validation", "test", "test_small")
+DEBIAN_NEAR_DUPLICATE = 0.6  # word-set Jaccard similarity at or above which two descriptions are one
+# Companion packages whose one-line description says what kind of file they hold, not what the
+# software does: they would teach "the word 'data' means games" rather than the topic.
+DEBIAN_PLACEHOLDER = re.compile(
+    r"\btransitional\b|\bdummy\b|\bmeta-?package\b|\bdebug(?:ging)? symbols\b|\bdocumentation\b"
+    r"|\bdocs\b|\bman(?:ual)? pages?\b|\bdata files?\b|\(data\)|\bcommon files\b|\bshared files\b"
+    r"|\barch(?:itecture)?[- ]independent\b|\bdevelopment files\b|\bheader files\b|\bstatic librar",
+    re.IGNORECASE,
+)
+
+
+def debian_index_path(lists: Path = Path("/var/lib/apt/lists")) -> Path:
+    """The bookworm main amd64 ``Packages`` index that apt keeps (any compression)."""
+    for suffix in ("", ".lz4", ".xz", ".gz"):
+        path = lists / (DEBIAN_INDEX + suffix)
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{lists / DEBIAN_INDEX}[.lz4|.xz|.gz] not found: run `apt-get update` on Debian 12 (bookworm), "
+        "or pass --packages PATH to the uncompressed index"
+    )
+
+
+def read_debian_index(path: Path) -> str:
+    """The text of a ``Packages`` index, decompressed (lz4 through the ``lz4cat`` tool apt depends on)."""
+    if path.suffix == ".lz4":
+        data = subprocess.run(["lz4cat", str(path)], check=True, capture_output=True).stdout
+    elif path.suffix == ".xz":
+        data = lzma.decompress(path.read_bytes())
+    elif path.suffix == ".gz":
+        data = gzip.decompress(path.read_bytes())
+    else:
+        data = path.read_bytes()
+    return data.decode("utf-8")
+
+
+def parse_deb822(text: str) -> list[dict[str, str]]:
+    """Parse stanzas of ``Field: value`` lines; continuation lines (leading space) are dropped."""
+    stanzas = []
+    for block in text.split("\n\n"):
+        fields = {}
+        for line in block.splitlines():
+            if line and not line[0].isspace() and ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        if fields:
+            stanzas.append(fields)
+    return stanzas
+
+
+def description_key(text: str) -> str:
+    """A description reduced for duplicate detection: lower case, no brackets, punctuation or numbers."""
+    text = re.sub(r"\([^)]*\)", " ", text.lower())
+    return " ".join(w for w in re.findall(r"[a-z0-9+]+", text) if not w.isdigit())
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def debian_candidates(stanzas: list[dict[str, str]]) -> tuple[list[Record], dict[str, int]]:
+    """One record per source package of the chosen sections, and how many were removed, by reason.
+
+    A source package (``Source:``, else the package itself) builds several binary packages
+    whose descriptions repeat each other; keeping one per source, and splitting by source,
+    keeps those siblings out of each other's splits. Only ``Description`` (the one-line
+    synopsis) and ``Section`` are read: ``Tag`` would leak the label (``game::...``).
+    """
+    removed = {"binary packages in other sections": 0, "empty description": 0,
+               "placeholder description": 0, "sibling binary of a kept source": 0,
+               "near-duplicate description": 0, "duplicate with a different label": 0}
+    by_source: dict[str, list[dict[str, str]]] = {}
+    for s in stanzas:
+        if s.get("Section") not in DEBIAN_CLASSES:
+            removed["binary packages in other sections"] += 1
+        elif not s.get("Description", "").strip():
+            removed["empty description"] += 1
+        elif DEBIAN_PLACEHOLDER.search(s["Description"]):
+            removed["placeholder description"] += 1
+        else:
+            source = s.get("Source", s["Package"]).split()[0]
+            by_source.setdefault(source, []).append(s)
+    records = []
+    for source in sorted(by_source):
+        binaries = sorted(by_source[source], key=lambda s: (s["Package"] != source, s["Package"]))
+        removed["sibling binary of a kept source"] += len(binaries) - 1
+        keep = binaries[0]
+        records.append({"id": keep["Package"], "text": " ".join(keep["Description"].split()),
+                        "label": keep["Section"], "source": source})
+    # Near-duplicates across sources: the same key, or word sets with Jaccard >= the threshold.
+    words = [set(description_key(r["text"]).split()) for r in records]
+    groups = list(range(len(records)))  # union-find over near-duplicate pairs
+
+    def find(i: int) -> int:
+        while groups[i] != i:
+            groups[i] = groups[groups[i]]
+            i = groups[i]
+        return i
+
+    index: dict[str, list[int]] = {}
+    for i, w in enumerate(words):
+        for token in w:
+            index.setdefault(token, []).append(i)
+    for i, w in enumerate(words):
+        candidates = {j for token in w for j in index[token] if j > i}
+        for j in sorted(candidates):
+            if _jaccard(w, words[j]) >= DEBIAN_NEAR_DUPLICATE:
+                groups[find(j)] = find(i)
+    clusters: dict[int, list[int]] = {}
+    for i in range(len(records)):
+        clusters.setdefault(find(i), []).append(i)
+    kept = []
+    for members in clusters.values():
+        labels = {records[i]["label"] for i in members}
+        if len(labels) > 1:
+            removed["duplicate with a different label"] += len(members)
+            continue
+        removed["near-duplicate description"] += len(members) - 1
+        kept.append(records[min(members)])  # the first source in sorted order
+    kept.sort(key=lambda r: r["source"])
+    return kept, removed
+
+
+def build_debian_sections(index_text: str, seed: int = SEED) -> tuple[dict[str, list[Record]], dict]:
+    """The splits of the Debian topic-classification set, and a record of how they were made.
+
+    Per class, sources are shuffled and dealt out: 100 to test, 20 to validation, 240 to train
+    (the smallest class, graphics, has about 250; the largest four times that: the cap keeps
+    the classes balanced). ``test_small`` is 19 test items per class (95 in all), the size of
+    the test set in the circulating claim that chapter 9 checks.
+    """
+    records, removed = debian_candidates(parse_deb822(index_text))
+    rng = dataset_rng(DEBIAN_NAME, seed)
+    splits: dict[str, list[Record]] = {split: [] for split in DEBIAN_SPLITS}
+    for label in DEBIAN_CLASSES:
+        pool = [r for r in records if r["label"] == label]
+        rng.shuffle(pool)
+        start = 0
+        for split in ("test", "validation", "train"):
+            size = DEBIAN_PER_CLASS[split]
+            if len(pool) < start + size:
+                raise ValueError(f"class {label!r} has {len(pool)} sources, fewer than the splits need")
+            splits[split] += pool[start : start + size]
+            start += size
+        removed["beyond the train cap"] = removed.get("beyond the train cap", 0) + len(pool) - start
+        splits["test_small"] += rng.sample(pool[: DEBIAN_PER_CLASS["test"]], DEBIAN_SMALL_PER_CLASS)
+    for split in DEBIAN_SPLITS:
+        rng.shuffle(splits[split])
+    info = {
+        "source": DEBIAN_RELEASE, "index": DEBIAN_INDEX, "index_date": DEBIAN_INDEX_DATE,
+        "index_sha256": hashlib.sha256(index_text.encode("utf-8")).hexdigest(),
+        "classes": list(DEBIAN_CLASSES), "removed": removed,
+        "sizes": {split: {label: sum(r["label"] == label for r in splits[split]) for label in DEBIAN_CLASSES}
+                  for split in DEBIAN_SPLITS},
+    }
+    return splits, info
+
+
+def write_debian_sections(out: Path, index_path: Path | None = None) -> list[Path]:
+    """Build the Debian set from apt's index and write ``out/debian_sections/*.jsonl`` and ``source.json``.
+
+    Raises:
+        FileNotFoundError: when the index is not there (run ``apt-get update`` on Debian 12).
+        ValueError: when the index is not the pinned one (another point release or date): the
+            records would differ from the committed files, so the build refuses to overwrite them.
+    """
+    index_path = index_path or debian_index_path()
+    text = read_debian_index(index_path)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if digest != DEBIAN_INDEX_SHA256:
+        raise ValueError(
+            f"{index_path}: SHA-256 {digest} is not the pinned index of {DEBIAN_RELEASE} "
+            f"({DEBIAN_INDEX_SHA256}); another release or point release gives other records"
+        )
+    splits, info = build_debian_sections(text)
+    folder = out / DEBIAN_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for split in DEBIAN_SPLITS:
+        path = folder / f"{split}.jsonl"
+        with path.open("w", encoding="utf-8", newline="\n") as f:
+            f.write(to_jsonl(splits[split]))
+        print(f"{path}: {len(splits[split])} records")
+        paths.append(path)
+    path = folder / "source.json"
+    path.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    return [*paths, path]
+
+
+# ---------------------------------------------------------------------------
 # Registry and command line
 # ---------------------------------------------------------------------------
 
@@ -459,7 +689,21 @@ def main(argv: list[str] | None = None) -> None:
         default=Path(__file__).resolve().parent,
         help="output folder (default: the folder that holds build.py)",
     )
+    parser.add_argument(
+        "--debian-sections",
+        action="store_true",
+        help="build only the real-text Debian dataset (needs apt's package index, see data/README.md)",
+    )
+    parser.add_argument(
+        "--packages",
+        type=Path,
+        default=None,
+        help="the Debian Packages index to read (default: the one apt keeps in /var/lib/apt/lists)",
+    )
     args = parser.parse_args(argv)
+    if args.debian_sections:
+        write_debian_sections(args.out, args.packages)
+        return
     for name in DATASETS:
         write_dataset(name, build_dataset(name), args.out)
 

