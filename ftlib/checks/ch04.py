@@ -42,11 +42,11 @@ def _check_4_2(fn: Any) -> Result:
             return False, f"adamw_step raised {exc!r} at step {t}"
         if not isinstance(param, torch.Tensor) or param.shape != start.shape:
             return False, f"step {t}: expected the new parameter as a tensor of shape {tuple(start.shape)}"
-        if not torch.allclose(param, reference.detach(), atol=1e-6):
+        if not torch.allclose(param, reference.detach(), rtol=0, atol=1e-6):  # explicit: no hidden rtol
             hint = ("decay first: p -= lr * weight_decay * p; then m, v; the bias corrections 1 - beta^t; "
                     "p -= lr * m_hat / (sqrt(v_hat) + eps)")
             return False, f"step {t}: parameter differs from torch.optim.AdamW by {float((param - reference.detach()).abs().max()):.2e}. Hint: {hint}"
-    return True, "three steps equal torch.optim.AdamW's to 1e-6"
+    return True, "three steps equal torch.optim.AdamW's within atol=1e-6 (rtol=0)"
 
 
 def _check_4_3(fn: Any) -> Result:
@@ -58,8 +58,25 @@ def _check_4_3(fn: Any) -> Result:
     return run_cases(fn, "fraction_of_peak", cases, "achieved FLOP/s = 6 * n_params * n_tokens / seconds; divide by peak_flops")
 
 
+def _check_4_5(fn: Any) -> Result:
+    if not callable(fn):
+        return False, "expected a function micro_batch_weights"
+    hint = ("micro-batch j's mean loss is S_j / n_j and the step's loss is (S_1 + ... + S_k) / (n_1 + ... + n_k), "
+            "so its weight is n_j / sum(counts); 1 / k for every micro-batch is the mean of means")
+    for counts in ([12, 12], [63, 24], [40], [3, 1, 4]):
+        expected = [n / sum(counts) for n in counts]
+        try:
+            values = [float(x) for x in fn(list(counts))]
+        except Exception as exc:
+            return False, f"micro_batch_weights({counts}) raised or returned something that is not a list of numbers ({exc!r}). Hint: {hint}"
+        if len(values) != len(expected) or any(not abs(a - b) <= 1e-9 for a, b in zip(values, expected)):
+            return False, f"micro_batch_weights({counts}) gave {values}, expected {expected}. Hint: {hint}"
+    return True, "all 4 cases right: each micro-batch weighs by its share of the step's answer tokens"
+
+
 CHECKS: dict[str, Callable[[Any], Result]] = {
     "4.1": _check_4_1,
     "4.2": _check_4_2,
     "4.3": _check_4_3,
+    "4.5": _check_4_5,
 }
