@@ -6,10 +6,14 @@ Usage: python tools/student_edition.py [OUT]   (default: _build/student; `make s
 - Every output and execution count is removed, so students run the cells themselves.
 - A cell tagged ``solution`` (cell metadata ``tags``) is dropped: a chapter may hold a worked
   solution for instructors. Exercises and their ``check(...)`` cells are kept.
+- A chapter's link to its solutions notebook (``[the solutions](solutions/NN_..._solutions.ipynb)``,
+  a page link in the book) would point at a file the edition does not hold: its text stays, the
+  link goes, and a note says where the solutions are.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +22,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION_TAG = "solution"
+SOLUTIONS_LINK = re.compile(r"\[([^\]]+)\]\((?:\./)?solutions/[^)\s]+_solutions\.ipynb(?:#[^)\s]*)?\)")
+NO_SOLUTIONS = "{} (not in the student edition: ask your instructor)"
 
 README = """# Student edition
 
@@ -28,10 +34,12 @@ where the first cell installs what they need. `check("1.2", your_answer)` grades
 
 
 def student_notebook(nb):
-    """A copy of ``nb`` with solution cells dropped and every output cleared."""
+    """A copy of ``nb`` with solution cells and links to the solutions dropped, and every output cleared."""
     nb = nbformat.from_dict(nb)
     nb.cells = [c for c in nb.cells if SOLUTION_TAG not in c.get("metadata", {}).get("tags", [])]
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = SOLUTIONS_LINK.sub(lambda m: NO_SOLUTIONS.format(m.group(1)), cell.source)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
