@@ -111,9 +111,32 @@
     }
   };
 
+  /*
+   * 4. Wide figures on a phone. A figure of two or three panels side by side, shrunk to a
+   * phone's 360 px, has labels too small to read. Each image more than twice as wide as a
+   * phone's column is wrapped in a box of its own; on a narrow screen (ftbook.css) the image
+   * keeps most of its size there and the box scrolls sideways, never the page.
+   */
+  const WIDE_FIGURE_PX = 720;
+  const wrapWideFigure = (img) => {
+    if (img.naturalWidth <= WIDE_FIGURE_PX || img.closest(".ftbook-wide-figure")) return;
+    const box = document.createElement("div");
+    box.className = "ftbook-wide-figure";
+    box.style.setProperty("--ftbook-img-width", `${img.naturalWidth}px`);
+    img.replaceWith(box);
+    box.append(img);
+  };
+  const wrapWideFigures = () => {
+    for (const img of document.querySelectorAll(".bd-article figure img, .bd-article .cell_output img")) {
+      if (img.complete) wrapWideFigure(img);
+      else img.addEventListener("load", () => wrapWideFigure(img), { once: true });
+    }
+  };
+
   forwardClicks(".primary-toggle");
   forwardClicks(".secondary-toggle");
   patchSearch();
+  wrapWideFigures();
   if (document.readyState === "complete") afterMathJax();
   else window.addEventListener("load", afterMathJax);
 })();
