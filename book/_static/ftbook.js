@@ -133,10 +133,26 @@
     }
   };
 
+  /*
+   * 5. Long inline code (paths, dotted names) wraps at its separators. ftbook.css lets it break
+   * anywhere rather than push the page sideways; a break opportunity after each "/", "_" and
+   * "." makes "chapters/solutions/" break between words instead of inside them.
+   */
+  const LONG_CODE = 16;
+  const breakLongCode = () => {
+    for (const span of document.querySelectorAll(".bd-article code.literal span.pre")) {
+      const text = span.textContent;
+      if (text.length <= LONG_CODE || span.childElementCount || !/[/_.]/.test(text)) continue;
+      const parts = text.split(/(?<=[/_.])/);
+      span.replaceChildren(...parts.flatMap((part, i) => (i ? [document.createElement("wbr"), part] : [part])));
+    }
+  };
+
   forwardClicks(".primary-toggle");
   forwardClicks(".secondary-toggle");
   patchSearch();
   wrapWideFigures();
+  breakLongCode();
   if (document.readyState === "complete") afterMathJax();
   else window.addEventListener("load", afterMathJax);
 })();
