@@ -63,6 +63,7 @@ nbval: $(MODEL)
 	FTLIB_PROFILE=cpu PYTHONPATH=tools $(PY) -m pytest -p nbval_timings --nbval-lax --nbval-current-env --nbval-cell-timeout=1200 -p no:cacheprovider -q chapters
 
 # The browser check drives Debian's chromium (installed here when missing) with Playwright.
+# It checks _build/html; BOOK_HTML=/path/to/html checks another build (screenshots go next to it).
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(PY) -m pytest -m browser tests/site -q
