@@ -115,7 +115,8 @@
    * 4. Wide figures on a phone. A figure of two or three panels side by side, shrunk to a
    * phone's 360 px, has labels too small to read. Each image more than twice as wide as a
    * phone's column is wrapped in a box of its own; on a narrow screen (ftbook.css) the image
-   * keeps most of its size there and the box scrolls sideways, never the page.
+   * keeps most of its size there and the box scrolls sideways, never the page. A wide mermaid
+   * diagram (a flowchart from left to right) is treated the same way.
    */
   const WIDE_FIGURE_PX = 720;
   const wrapWideFigure = (img) => {
@@ -125,6 +126,23 @@
     box.style.setProperty("--ftbook-img-width", `${img.naturalWidth}px`);
     img.replaceWith(box);
     box.append(img);
+  };
+  // A mermaid diagram is drawn in the browser, after this script: mark it once its SVG is there
+  // (mermaid writes the drawing's own width as the SVG's max-width).
+  const markWideDiagram = (pre) => {
+    const svg = pre.querySelector(":scope > svg");
+    const width = svg ? parseFloat(svg.style.maxWidth) : NaN;
+    if (!(width > WIDE_FIGURE_PX)) return Boolean(svg);
+    pre.classList.add("ftbook-wide-diagram");
+    pre.style.setProperty("--ftbook-img-width", `${width}px`);
+    return true;
+  };
+  const watchDiagrams = () => {
+    for (const pre of document.querySelectorAll(".bd-article pre.mermaid")) {
+      if (markWideDiagram(pre)) continue;
+      const observer = new MutationObserver(() => markWideDiagram(pre) && observer.disconnect());
+      observer.observe(pre, { childList: true });
+    }
   };
   const wrapWideFigures = () => {
     for (const img of document.querySelectorAll(".bd-article figure img, .bd-article .cell_output img")) {
@@ -152,6 +170,7 @@
   forwardClicks(".secondary-toggle");
   patchSearch();
   wrapWideFigures();
+  watchDiagrams();
   breakLongCode();
   if (document.readyState === "complete") afterMathJax();
   else window.addEventListener("load", afterMathJax);
