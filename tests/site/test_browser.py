@@ -10,13 +10,15 @@ skips it by marker. Every page of the table of contents is served from _build/ht
 - draw its diagrams as SVG and load every image; each image has alt text that is not a file name;
   on a chapter or solutions page each image and diagram is a figure with a numbered caption;
 - open its table of contents from the visible button, and on a phone its "on this page" panel;
-- not scroll sideways (the document is as wide as the window: only code, equation and table
-  boxes may scroll inside themselves), and at 1280 px hold an 88-column line of code without scrolling;
+- not scroll sideways (the document is as wide as the window: only code, equation, table and
+  wide-figure boxes may scroll inside themselves), and at 1280 px hold an 88-column line of code
+  and every display equation without scrolling;
 - show no test plumbing (``NBVAL``) and no stderr box other than progress bars, unless the
   cell is tagged ``stderr-demo`` (an intended demonstration, such as an error message);
 - on a chapter page, link its Exercises section to the rendered solutions page.
 
-The search page must show snippets without raw TeX. Screenshots of every page at both widths go
+The page chrome shows one search field, which opens the search; the search page must show
+snippets without raw TeX. Screenshots of every page at both widths go
 to _build/screenshots/. ``BOOK_HTML=/path/to/html`` checks another build (used to record how
 many checks an older build fails).
 """
@@ -211,8 +213,13 @@ OBSERVE_JS = r"""
     .filter((p) => p.scrollWidth > p.clientWidth + 1)
     .map((p) => `${section(p)}: ${p.innerText.split("\n").reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 100)}`);
 
+  // Display equations that do not fit their box (ftbook.js shrinks a long one a little first).
+  const mathScrolling = [...document.querySelectorAll('mjx-container[display="true"]')]
+    .filter((m) => m.scrollWidth > m.clientWidth + 1)
+    .map((m) => `${section(m)}: ${m.scrollWidth} px in ${m.clientWidth} px`);
+
   return {
-    codeScrolling,
+    codeScrolling, mathScrolling,
     mathCount: document.querySelectorAll(".math").length,
     mjxCount: document.querySelectorAll("mjx-container").length,
     rawTex: text.includes("$$") || text.includes("\\["),
@@ -375,6 +382,32 @@ def test_code_fits_its_box_at_1280(observe, doc):
     """The chapters' code is formatted to 88 columns (tests/test_notebooks.py); the column must hold it."""
     bad = observe(doc)["codeScrolling"]
     assert not bad, f"{len(bad)} code cells scroll sideways at 1280 px; longest lines: {bad}"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_equations_fit_their_box_at_1280(observe, doc):
+    """On a laptop a display equation is seen whole; on a phone it may scroll inside its own box."""
+    bad = observe(doc)["mathScrolling"]
+    assert not bad, f"{len(bad)} display equations cut off at 1280 px (they scroll): {bad}"
+
+
+SEARCH_BUTTONS = ".search-button-field, button.search-button, .search-button__button"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_one_search_field_and_it_opens(server, browser, width):
+    """One search field in the page's chrome (the theme's top header held a second one), and it works."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{server}/{DOCS[0]}.html", wait_until="networkidle")
+    buttons = page.locator(SEARCH_BUTTONS).filter(visible=True)
+    count, opened = buttons.count(), False
+    if count:
+        buttons.first.click()
+        page.wait_for_timeout(400)
+        opened = page.locator("input[name=q]").filter(visible=True).count() > 0
+    page.close()
+    assert count == 1, f"{count} search fields or buttons visible at {width} px; one is enough"
+    assert opened, "clicking the search field did not open the search"
 
 
 @pytest.mark.parametrize("doc", DOCS)
