@@ -161,7 +161,7 @@
     for (const span of document.querySelectorAll(".bd-article code.literal span.pre")) {
       const text = span.textContent;
       if (text.length <= LONG_CODE || span.childElementCount || !/[/_.]/.test(text)) continue;
-      const parts = text.split(/(?<=[/_.])/);
+      const parts = text.replace(/([/_.])/g, "$1\u0000").split("\u0000").filter(Boolean); // no lookbehind: older Safari
       span.replaceChildren(...parts.flatMap((part, i) => (i ? [document.createElement("wbr"), part] : [part])));
     }
   };
