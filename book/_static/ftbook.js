@@ -166,12 +166,32 @@
     }
   };
 
+  /*
+   * 6. Tables of five or more columns on a phone (the claims page, the instructor guide): five
+   * columns of prose in 360 px make rows of one word per line. Each cell gets its column's
+   * heading as a label, and on a narrow screen (ftbook.css) each row becomes a card.
+   */
+  const STACK_COLUMNS = 5;
+  const stackWideTables = () => {
+    for (const table of document.querySelectorAll(".bd-article table")) {
+      const labels = [...table.querySelectorAll(":scope > thead th")].map((th) => th.textContent.trim());
+      if (labels.length < STACK_COLUMNS) continue;
+      for (const row of table.querySelectorAll(":scope > tbody > tr")) {
+        [...row.children].forEach((cell, i) => {
+          if (labels[i]) cell.dataset.label = labels[i];
+        });
+      }
+      table.classList.add("ftbook-stack");
+    }
+  };
+
   forwardClicks(".primary-toggle");
   forwardClicks(".secondary-toggle");
   patchSearch();
   wrapWideFigures();
   watchDiagrams();
   breakLongCode();
+  stackWideTables();
   if (document.readyState === "complete") afterMathJax();
   else window.addEventListener("load", afterMathJax);
 })();
