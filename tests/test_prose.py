@@ -28,7 +28,7 @@ ALLOW = yaml.safe_load((ROOT / "tests" / "prose_allowlist.yml").read_text()) or 
 UNITS = r"(?:s|ms|µs|us|min|h|GiB|GB|MiB|MB|KiB|kB|KB|B|tokens/s|tok/s|GFLOP/s|TFLOP/s|FLOP/s|it/s|nats|bits)"
 RESULT = re.compile(
     rf"""(?<![\w.\-/])(?:
-        \d[\d,]*\.\d+(?:\s?(?:%|{UNITS}|x|×))?      # a decimal, perhaps with a unit
+        \d[\d,]*\.\d+(?:\s?(?:%|{UNITS}\b|x\b|×))?  # a decimal, perhaps with a unit
       | \d[\d,]*\s?(?:%|{UNITS}\b|×)                # a whole number with a percent sign or a unit
       | \d[\d,]*x\b                                 # a ratio such as 10x
     )(?![\w.]*\d)""",
@@ -136,6 +136,7 @@ def test_no_stray_empty_outputs(path):
     "md, expected",
     [
         ("Exact match went from 0.16 to 0.91.", ["0.16", "0.91"]),
+        ("Section 3.8 shows it; the run took 3.8 s.", ["3.8 s"]),
         ("It took 65 s, used 2.72 GiB and ran at 42 % of peak, 1.5x faster.", ["65 s", "2.72 GiB", "42 %", "1.5x"]),
         ("Exact match {glue:text}`em:.2f` after {glue:text}`secs:.0f` s.", []),
         ("See section 4.5, exercise 1.2, Figure 2.1 and Python 3.11 with torch 2.13.0.", []),
