@@ -277,12 +277,17 @@ def plot_memory_budget(
     names = list(budgets)
     marks = [v for m in measured.values() for v in m.values()]
     widest = max(max(sum(b.values()) for b in budgets.values()), max(marks, default=0))
+    in_legend = set()  # each part gets one legend key, from the first row that holds it
     for row, name in enumerate(names):
         left = 0.0
         for i, part in enumerate(parts):
             size = budgets[name].get(part, 0.0)
             colour = _MEMORY_COLOURS.get(part, f"C{i}")
-            ax.barh(row, size, left=left, color=colour, edgecolor="white", height=0.6, label=part if row == 0 else None)
+            label = None
+            if size > 0 and part not in in_legend:
+                label = part
+                in_legend.add(part)
+            ax.barh(row, size, left=left, color=colour, edgecolor="white", height=0.6, label=label)
             if size > 0.09 * widest:  # label the segments wide enough to hold their number
                 ax.text(left + size / 2, row, f"{size:.2f}", ha="center", va="center", fontsize=10, color="black")
             left += size

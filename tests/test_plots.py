@@ -105,7 +105,10 @@ def test_plot_memory_budget_stacks_the_parts_and_marks_the_measurement():
     lora = [b for b in bars if abs(b.get_y() + b.get_height() / 2 - 1) < 1e-9 and b.get_width() > 0]
     assert [b.get_x() for b in lora] == pytest.approx([0.0, 0.5, 0.9])  # weights, then activations, then other
     assert [t.get_text() for t in ax.get_yticklabels()] == ["full", "LoRA"] and "GiB" in ax.get_xlabel()
-    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "measured"
+    keys = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert keys[-1] == "measured"
+    # one key per part, "other" included although only the second row holds it
+    assert sorted(keys[:-1]) == sorted(["weights", "gradients", "optimizer state", "activations", "other"])
     two = plot_memory_budget(budgets, measured={"allocated": {"full": 2.5, "LoRA": 0.9}, "resident": {"full": 2.8}})
     assert [t.get_text() for t in two.get_legend().get_texts()][-2:] == ["allocated", "resident"]
     assert sum(len(line.get_xdata()) for line in two.lines) == 3
