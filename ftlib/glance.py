@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ftlib.glue import glue
 
-__all__ = ["at_a_glance", "format_seconds"]
+__all__ = ["at_a_glance", "format_seconds", "glance_line", "glance_values"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOT_MEASURED = "not yet measured"
@@ -38,14 +38,11 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def at_a_glance(chapter: str, root: Path | None = None) -> dict[str, str]:
-    """Glue the measured CPU time, peak memory and GPU time of ``chapters/<chapter>.ipynb`` and its solutions.
+def glance_values(chapter: str, root: Path | None = None) -> dict[str, str]:
+    """The measured CPU time, peak memory and GPU time of ``chapters/<chapter>.ipynb`` and its solutions.
 
-    Glued keys: ``glance_cpu_time``, ``glance_cpu_ram``, ``glance_solutions_time``, ``glance_gpu_time``
+    Keys: ``glance_cpu_time``, ``glance_cpu_ram``, ``glance_solutions_time``, ``glance_gpu_time``
     (each a string; "not yet measured" where no record exists).
-
-    Returns:
-        The same values, by key.
     """
     root = root or ROOT
     timings = _read(root / "tools" / "timings.json")
@@ -53,7 +50,7 @@ def at_a_glance(chapter: str, root: Path | None = None) -> dict[str, str]:
     name = f"chapters/{chapter}.ipynb"
     solutions = f"chapters/solutions/{chapter}_solutions.ipynb"
     cpu = timings.get(name, {})
-    values = {
+    return {
         "glance_cpu_time": format_seconds(cpu["seconds"]) if "seconds" in cpu else NOT_MEASURED,
         "glance_cpu_ram": f"{cpu['peak_rss_gib']:.1f} GiB" if "peak_rss_gib" in cpu else NOT_MEASURED,
         "glance_solutions_time": (
@@ -61,11 +58,25 @@ def at_a_glance(chapter: str, root: Path | None = None) -> dict[str, str]:
         ),
         "glance_gpu_time": format_seconds(gpu[name]["seconds"]) if "seconds" in gpu.get(name, {}) else NOT_MEASURED,
     }
-    for key, value in values.items():
-        glue(key, value)
-    print(
+
+
+def glance_line(values: dict[str, str]) -> str:
+    """The line ``at_a_glance`` prints under the box's values."""
+    return (
         f"measured on the reference machine (2 CPU cores, cpu profile): {values['glance_cpu_time']}, "
         f"peak memory {values['glance_cpu_ram']}; solutions {values['glance_solutions_time']}; "
         f"GPU (gpu profile): {values['glance_gpu_time']}"
     )
+
+
+def at_a_glance(chapter: str, root: Path | None = None) -> dict[str, str]:
+    """Glue and print the values of ``glance_values`` for the box at the top of a chapter.
+
+    Returns:
+        The same values, by key.
+    """
+    values = glance_values(chapter, root)
+    for key, value in values.items():
+        glue(key, value)
+    print(glance_line(values))
     return values

@@ -5,7 +5,10 @@ Usage: python tools/execute_notebooks.py [NOTEBOOK ...]   (default: every chapte
 Each notebook runs in its own folder with a fresh kernel under the profile in
 $FTLIB_PROFILE (the Makefile sets cpu). The wall time of each is printed and kept
 in tools/timings.json with the peak resident memory of its kernel; the README, the instructor
-guide and each chapter's "at a glance" box read them from there.
+guide and each chapter's "at a glance" box read them from there. A notebook's box is filled while it
+runs, before its own time is known: after each run, the box of the chapter concerned (the notebook
+itself, or the chapter of a solutions notebook) is refreshed from the new records, with the values
+``ftlib.glance.at_a_glance`` would glue and print if it ran now.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import re
 import resource
 import sys
 import time
@@ -94,7 +98,40 @@ def main(argv: list[str]) -> int:
         seconds, peak = execute_measured(path)
         print(f"  done in {seconds:.0f} s, peak memory {peak / 2**30:.1f} GiB", flush=True)
         record_timing(name, {"seconds": round(seconds, 1), "peak_rss_gib": round(peak / 2**30, 2), "profile": profile})
+        chapter = ROOT / "chapters" / path.name.replace("_solutions.ipynb", ".ipynb")
+        if chapter.is_file() and refresh_glance(chapter):
+            print(f"  refreshed the at-a-glance box of {chapter.relative_to(ROOT)}", flush=True)
     return 0
+
+
+def refresh_glance(path: Path, root: Path = ROOT) -> bool:
+    """Rewrite the outputs of ``path``'s ``at_a_glance(...)`` cell from the current records.
+
+    Returns:
+        Whether the notebook has such a cell (and was rewritten).
+    """
+    from ftlib.glance import glance_line, glance_values
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        call = re.search(r"at_a_glance\(\s*[\"']([^\"']+)[\"']", cell.source) if cell.cell_type == "code" else None
+        if call is None:
+            continue
+        values = glance_values(call.group(1), root)
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if out.output_type == "display_data" and name in values:
+                prefix = out["metadata"]["scrapbook"].get("mime_prefix", "")
+                out["data"] = {prefix + "text/plain": repr(values[name])}
+            elif out.output_type == "stream" and "measured on the reference machine" in out.text:
+                lines = out.text.splitlines(keepends=True)
+                out.text = "".join(
+                    glance_line(values) + "\n" if "measured on the reference machine" in line else line
+                    for line in lines
+                )
+        nbformat.write(nb, path)
+        return True
+    return False
 
 
 def record_timing(name: str, entry: dict) -> None:
