@@ -18,7 +18,7 @@ form paired comparisons. Chapter 3 loads them, shows the seed spread and the int
 re-runs configurations live, asserting that the live result lies inside the recorded range.
 
 Run: ``python experiments/03_data_choices.py [--part labels|stop_words|all]`` (on 2 CPU cores,
-``cpu`` profile: about 10 minutes for the labels, 46 minutes for the stop words).
+``cpu`` profile: about 6 minutes for the labels, 46 minutes for the stop words).
 """
 
 from __future__ import annotations
