@@ -149,3 +149,19 @@ def test_no_stray_empty_outputs(path):
 )
 def test_the_lint_itself(md, expected):
     assert result_numbers(md) == expected
+
+
+CROSS_GLUE = re.compile(r"\{glue(?::\w+)?\}`([^`]*::[^`]*)`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + BACK_MATTER, ids=lambda p: str(p.relative_to(ROOT)))
+def test_glue_from_another_document_names_a_format(path):
+    """myst-nb splits ``path::key:format`` at the last colon: without a format, the key's own ``::`` is cut
+    (``path:`` becomes the key) and the build fails. Give every such role a format (``:d``, ``:s``, ``:.2f``)."""
+    bad = [
+        f"cell {i}: {role}" if path.suffix == ".ipynb" else role
+        for i, md in markdown_of(path)
+        for role in CROSS_GLUE.findall(md)
+        if ":" not in role.split("::", 1)[1]
+    ]
+    assert not bad, f"{path.relative_to(ROOT)}: cross-document glue without a format: {bad}"
