@@ -210,7 +210,7 @@ def run(
     if method.get("loraplus_lr_ratio"):
         method = {**method, "lr": budget.lr}
     model, tokenizer, optimizer = make_model(profile, method)
-    with PeakMemory(profile.device) as peak:
+    with PeakMemory(profile.device, allocator=False) as peak:  # timed: the resident set only
         history = fit(model, train_examples, tokenizer.pad_token_id, budget, seed, optimizer, progress)
     seconds = history.seconds[1:] if len(history.seconds) > 2 else history.seconds
     record: dict[str, Any] = {

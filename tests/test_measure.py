@@ -46,6 +46,16 @@ def test_peak_memory_sees_an_allocation():
     assert pm.peak >= pm.baseline > 0
 
 
+def test_peak_memory_without_the_allocator_samples_the_resident_set_only():
+    with PeakMemory("cpu", allocator=False, record=True) as pm:
+        x = torch.ones(64 * 2**20 // 4)
+        time.sleep(0.02)
+        del x
+    assert pm.increase >= 48 * 2**20
+    assert pm.allocated_increase is None and pm.allocated_peak is None
+    assert pm.samples and all(allocated is None for _, _, allocated in pm.samples)
+
+
 def test_matmul_flops_and_the_6nt_rule():
     assert matmul_flops(n=128, repeats=2) > 1e6
     assert training_flops(100, 10) == 6000
