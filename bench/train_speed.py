@@ -73,7 +73,7 @@ def run_job(args) -> dict:
     from ftlib.train import train, train_with_trainer
 
     torch.manual_seed(0)
-    with PeakMemory(args.device) as peak:
+    with PeakMemory(args.device, allocator=False) as peak:  # timed: resident set only
         model, blocks = build(args)
         n_params = count_parameters(model).total
         if args.method == "lora":

@@ -152,7 +152,7 @@ def train_variant(
     runner = torch.compile(model) if compile else model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     train_kwargs.setdefault("progress", False)
-    with PeakMemory(device) as peak, autocast:
+    with PeakMemory(device, allocator=False) as peak, autocast:  # timed: resident set only
         history = train(runner, examples, pad_token_id, **train_kwargs)
     if checkpointing:
         model.gradient_checkpointing_disable()
