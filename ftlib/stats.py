@@ -7,7 +7,8 @@ number would move with another test set or another seed:
 - ``wilson_interval``: an exact-match rate or an accuracy, k right out of n;
 - ``paired_bootstrap``: the difference of two systems scored on the *same* test items;
 - ``mean_interval``: a mean over a few seeds (Student's t);
-- ``run_seeds``: run the same short experiment under several seeds, with a progress bar.
+- ``run_seeds``: run the same short experiment under several seeds, with a progress bar;
+- ``verdict``: what the interval of a difference allows the prose to say.
 
 Everything here is plain Python and NumPy (no SciPy at run time); the tests check the
 numbers against SciPy.
@@ -31,6 +32,7 @@ __all__ = [
     "paired_bootstrap",
     "run_seeds",
     "t_quantile",
+    "verdict",
     "wilson_interval",
 ]
 
@@ -214,3 +216,20 @@ def run_seeds(fn: Callable[[int], T], seeds: Sequence[int] = (0, 1, 2), desc: st
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {seeds}")
     return [fn(seed) for seed in tqdm(seeds, desc=desc)]
+
+
+def verdict(ci: Interval, lower: str, higher: str, neither: str = "no difference we can detect") -> str:
+    """What the interval of a difference ``a - b`` allows us to say.
+
+    ``lower`` when the whole interval is below zero (a is lower than b), ``higher`` when it is
+    above zero, ``neither`` when it contains zero: the data cannot tell the two apart. The
+    chapters glue the returned words into their prose, so that the text follows the numbers
+    when a sweep is recorded again (chapter 4, section 4.5 first; chapters 6 and 7).
+    """
+    if ci.low > ci.high:
+        raise ValueError(f"an interval needs low <= high, got {ci}")
+    if ci.high < 0:
+        return lower
+    if ci.low > 0:
+        return higher
+    return neither

@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 from scipy import stats as sp
 
-from ftlib.stats import Interval, mean_interval, normal_quantile, paired_bootstrap, run_seeds, t_quantile, wilson_interval
+from ftlib.stats import (
+    Interval,
+    mean_interval,
+    normal_quantile,
+    paired_bootstrap,
+    run_seeds,
+    t_quantile,
+    verdict,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("p", [1e-9, 1e-4, 0.01, 0.3, 0.5, 0.9, 0.975, 0.999999])
@@ -89,3 +98,12 @@ def test_interval_format_and_run_seeds():
     with pytest.raises(ValueError, match="distinct"):
         run_seeds(lambda s: s, seeds=[1, 1])
     assert math.isfinite(t_quantile(0.975, 1))
+
+
+def test_verdict_reads_the_sign_of_the_whole_interval():
+    assert verdict(Interval(-0.3, -0.5, -0.1), "a lower", "a higher") == "a lower"
+    assert verdict(Interval(0.3, 0.1, 0.5), "a lower", "a higher") == "a higher"
+    assert verdict(Interval(0.1, -0.1, 0.3), "a lower", "a higher") == "no difference we can detect"
+    assert verdict(Interval(0.0, 0.0, 0.2), "a lower", "a higher", neither="tie") == "tie"  # touching zero
+    with pytest.raises(ValueError, match="low <= high"):
+        verdict(Interval(0.0, 0.2, -0.2), "a lower", "a higher")
