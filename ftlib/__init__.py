@@ -11,6 +11,7 @@ Each module holds one concern and says which chapter teaches it:
 - ``ftlib.measure``: memory predicted and measured, matrix-multiply peak, training FLOPs.
 - ``ftlib.lora``: LoRA from scratch (a LoRA linear layer, adding, merging, saving adapters).
 - ``ftlib.plots``: the figures the chapters draw.
+- ``ftlib.adapters``: bottleneck adapters (Houlsby et al.), written from scratch for chapter 8.
 - ``ftlib.glue``: numbers pasted from the cell that computed them into the prose (myst-nb's glue).
 - ``ftlib.stats``: intervals for proportions, paired differences and seeds.
 - ``ftlib.glance``: the measured time and memory of a chapter, for its "at a glance" box.

@@ -99,13 +99,16 @@ def answer_scores(
             None: every answer token counts.
         batch_size: examples per forward pass.
         shared_prefix: run the tokens that every prompt begins with once, and reuse their keys and
-            values (False: every example runs whole; the results agree to float rounding).
+            values (False: every example runs whole; the results agree to float rounding). Always
+            False for peft's prompt-learning methods, which add virtual tokens to every pass.
 
     Raises:
         ValueError: for no examples, or an example without answer tokens.
         TypeError: for something that is not a tokenized example.
     """
     _check(examples, stop_token_id)
+    if getattr(getattr(model, "active_peft_config", None), "is_prompt_learning", False):
+        shared_prefix = False  # prompt, prefix and P-tuning add their virtual tokens to every forward pass
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -135,12 +138,12 @@ def answer_scores(
                 past = copy.deepcopy(cache)  # the forward pass appends to it
                 past.batch_repeat_interleave(len(rows))
                 mask = torch.cat([torch.ones(len(rows), start, dtype=mask.dtype), mask], dim=1)
+            reuse = {"cache": past, "use_cache": True} if past is not None else {"use_cache": False}
             logits = model(
                 input_ids=batch["input_ids"].to(device),
                 attention_mask=mask.to(device),
-                cache=past,
-                use_cache=past is not None,
                 logits_to_keep=keep,  # logits for the last `keep` positions only: (B, keep, V)
+                **reuse,  # no cache=None: prefix tuning passes its own cache (its prefix's keys and values)
             ).logits.float().cpu()
             target, answer = target[:, first:], answer[:, first:]
             nll = torch.nn.functional.cross_entropy(

@@ -32,14 +32,23 @@ from typing import Any
 import torch
 
 from ftlib.answer_eval import answer_scores
-from ftlib.lora_budget import ALL_LINEAR
 from ftlib.data import IGNORE_INDEX, collate, data_dir, load_jsonl, tokenize_sft
-from ftlib.train import History, artifacts_dir, draw_batches, lr_at, train
+from ftlib.lora_budget import ALL_LINEAR
+from ftlib.train import (
+    History,
+    artifacts_dir,
+    draw_batches,
+    lr_at,
+    real_token_logits,
+    train,
+)
 
 __all__ = [
+    "PEFT_CONFIGS",
+    "REFERENCE_LORA",
     "TASKS",
     "Budget",
-    "REFERENCE_LORA",
+    "adapter_file_bytes",
     "adapter_settings",
     "chapter7_adapters",
     "fit",
@@ -95,6 +104,7 @@ def _fit_with(model, examples, pad_token_id, budget: Budget, seed: int, opt, pro
         batch = {k: v.to(device) for k, v in collate([examples[i] for i in batches[step]], pad_token_id).items()}
         n_answer = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+        logits = real_token_logits(logits, batch["input_ids"])  # without prompt tuning's virtual tokens
         shifted = torch.nn.functional.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
         loss = torch.nn.functional.cross_entropy(
             logits.flatten(0, 1).float(), shifted.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
@@ -126,15 +136,20 @@ def fit(
     optimizer: torch.optim.Optimizer | None = None,
     progress: bool = True,
     desc: str = "training",
+    val_examples: Sequence[dict[str, list[int]]] | None = None,
+    eval_every: int = 0,
 ) -> History:
     """Train ``model`` on ``examples`` with ``budget``: ``ftlib.train.train``, or its loop with ``optimizer``.
 
     Args:
         optimizer: None for AdamW at ``budget.lr`` (``train``); or a ready optimizer, such as peft's
             ``create_loraplus_optimizer``, whose groups' learning rates each follow the schedule.
+        val_examples, eval_every: the validation loss every ``eval_every`` steps (``train``'s; not
+            with an ``optimizer``).
 
     Raises:
-        ValueError: for an empty example list, or an optimizer that holds no parameter.
+        ValueError: for an empty example list, an optimizer that holds no parameter, or validation
+            asked together with an optimizer.
     """
     if not examples:
         raise ValueError("no training examples")
@@ -142,21 +157,41 @@ def fit(
         return train(
             model, examples, pad_token_id, budget.num_steps, budget.batch_size, budget.lr, seed, desc,
             schedule=budget.schedule, warmup_steps=budget.warmup_steps, max_grad_norm=budget.max_grad_norm,
-            progress=progress,
+            val_examples=val_examples, eval_every=eval_every, progress=progress,
         )  # fmt: skip
+    if val_examples and eval_every:
+        raise ValueError("validation during training runs with the default optimizer only (optimizer=None)")
     if not any(group["params"] for group in optimizer.param_groups):
         raise ValueError("the optimizer holds no parameters: nothing to train")
     lr_at(0, 1.0, budget.num_steps, budget.schedule, budget.warmup_steps)  # validates the schedule
     return _fit_with(model, examples, pad_token_id, budget, seed, optimizer, progress, desc)
 
 
+PEFT_CONFIGS = (  # peft's configurations that kind "peft" accepts by name (chapter 8)
+    "IA3Config",
+    "LNTuningConfig",
+    "LoHaConfig",
+    "LoKrConfig",
+    "PrefixTuningConfig",
+    "PromptEncoderConfig",
+    "PromptTuningConfig",
+    "VeraConfig",
+)
+
+
 def make_model(profile, method: dict[str, Any]):
     """A fresh base model with ``method`` applied; returns ``(model, tokenizer, optimizer or None)``.
 
-    ``method``: ``{"kind": "full"}`` (every weight trains) or ``{"kind": "lora", "target_modules": [...],
-    "r": 8, "lora_alpha": 16}`` plus any of ``use_rslora``, ``use_dora``, ``init_lora_weights`` and
-    ``loraplus_lr_ratio`` (LoRA+, which also needs ``"lr"``). Targets are checked by
-    ``ftlib.peft_checks.lora_model``.
+    ``method`` is one of:
+
+    - ``{"kind": "full"}``: every weight trains;
+    - ``{"kind": "lora", "target_modules": [...], "r": 8, "lora_alpha": 16}`` plus any of ``use_rslora``,
+      ``use_dora``, ``init_lora_weights`` and ``loraplus_lr_ratio`` (LoRA+, which also needs ``"lr"``).
+      Targets are checked by ``ftlib.peft_checks.lora_model``;
+    - ``{"kind": "peft", "config": "IA3Config", ...}``: one of peft's other methods (``PEFT_CONFIGS``),
+      the remaining keys passed to its configuration, with ``task_type="CAUSAL_LM"``;
+    - ``{"kind": "adapter", "bottleneck": 16}``: ``ftlib.adapters``' bottleneck adapters (optional
+      ``targets`` and ``activation``).
     """
     from peft import LoraConfig
     from peft.optimizers import create_loraplus_optimizer
@@ -165,11 +200,24 @@ def make_model(profile, method: dict[str, Any]):
     from ftlib.peft_checks import lora_model
 
     kind = method.get("kind")
-    if kind not in ("full", "lora"):
-        raise ValueError(f"method kind must be 'full' or 'lora', got {kind!r}")
+    if kind not in ("full", "lora", "peft", "adapter"):
+        raise ValueError(f"method kind must be 'full', 'lora', 'peft' or 'adapter', got {kind!r}")
+    if kind == "peft" and method.get("config") not in PEFT_CONFIGS:
+        raise ValueError(f"unknown peft config {method.get('config')!r}; choose one of {PEFT_CONFIGS}")
     model, tokenizer = load_model(profile)
     if kind == "full":
         return model.requires_grad_(True), tokenizer, None
+    if kind == "peft":
+        import peft
+
+        settings = {k: v for k, v in method.items() if k not in ("kind", "config")}
+        config = getattr(peft, method["config"])(task_type="CAUSAL_LM", **settings)
+        return peft.get_peft_model(model, config), tokenizer, None
+    if kind == "adapter":
+        from ftlib.adapters import add_adapters
+
+        settings = {k: v for k, v in method.items() if k != "kind"}
+        return add_adapters(model, **settings), tokenizer, None
     unknown = set(method) - {"kind", "loraplus_lr_ratio", "lr", *LORA_KEYS}
     if unknown:
         raise ValueError(f"unknown LoRA settings {sorted(unknown)}; known: {LORA_KEYS + ('loraplus_lr_ratio',)}")
@@ -184,6 +232,30 @@ def make_model(profile, method: dict[str, Any]):
     return model, tokenizer, optimizer
 
 
+def adapter_file_bytes(model) -> int:
+    """The size of the file that holds what a PEFT method trained: what peft's ``save_pretrained``
+    writes, or the bottleneck adapters' weights in safetensors (``ftlib.adapters``).
+
+    Raises:
+        ValueError: for a model with neither (full fine-tuning saves the whole model).
+    """
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    from ftlib.adapters import adapter_state_dict
+
+    with tempfile.TemporaryDirectory() as folder:
+        if hasattr(model, "peft_config"):
+            model.save_pretrained(folder)
+            return (Path(folder) / "adapter_model.safetensors").stat().st_size
+        state = adapter_state_dict(model)
+        if not state:
+            raise ValueError("the model has no peft adapter and no bottleneck adapter to save")
+        save_file(state, str(Path(folder) / "adapters.safetensors"))
+        return (Path(folder) / "adapters.safetensors").stat().st_size
+
+
 def run(
     profile,
     method: dict[str, Any],
@@ -193,8 +265,13 @@ def run(
     evals: dict[str, Sequence[dict]],
     keep_model: bool = False,
     progress: bool = False,
+    curve: tuple[Sequence[dict], int] | None = None,
 ):
     """Train one configuration and score it; returns a JSON-ready record (and the model with ``keep_model``).
+
+    ``curve=(examples, every)`` also records the validation loss on ``examples`` before training and
+    every ``every`` steps, with the training seconds spent until then (evaluation time not
+    counted): ``record["curve"] = {"step", "val_loss", "seconds"}``, for chapter 8's time to a target.
 
     The record holds ``trainable`` parameters, ``seconds_per_step`` (median, the first step left out
     when there are more than two), ``train_seconds``, ``peak_mib`` (the memory training added: the
@@ -211,7 +288,8 @@ def run(
         method = {**method, "lr": budget.lr}
     model, tokenizer, optimizer = make_model(profile, method)
     with PeakMemory(profile.device, allocator=False) as peak:  # timed: the resident set only
-        history = fit(model, train_examples, tokenizer.pad_token_id, budget, seed, optimizer, progress)
+        history = fit(model, train_examples, tokenizer.pad_token_id, budget, seed, optimizer, progress,
+                      val_examples=curve[0] if curve else None, eval_every=curve[1] if curve else 0)  # fmt: skip
     seconds = history.seconds[1:] if len(history.seconds) > 2 else history.seconds
     record: dict[str, Any] = {
         "method": {k: v for k, v in method.items() if k != "lr"},
@@ -223,12 +301,12 @@ def run(
         "peak_mib": round(peak.increase / 2**20, 1),
         "train_loss": [round(x, 5) for x in history.loss],
     }
-    if method["kind"] == "lora":  # the adapter as save_pretrained writes it
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as folder:
-            model.save_pretrained(folder)
-            record["adapter_bytes"] = (Path(folder) / "adapter_model.safetensors").stat().st_size
+    if curve:
+        elapsed = [sum(history.seconds[:n]) for n in history.val_step]
+        record["curve"] = {"step": history.val_step, "val_loss": [round(x, 5) for x in history.val_loss],
+                           "seconds": [round(x, 2) for x in elapsed]}  # fmt: skip
+    if method["kind"] != "full":  # the adapter as it is saved (save_pretrained for peft's methods)
+        record["adapter_bytes"] = adapter_file_bytes(model)
     started = time.perf_counter()
     for name, examples in evals.items():
         s = answer_scores(model, examples, tokenizer.pad_token_id, tokenizer.eos_token_id)

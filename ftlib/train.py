@@ -35,6 +35,7 @@ __all__ = [
     "full_ft_settings",
     "lr_at",
     "make_optimizer",
+    "real_token_logits",
     "save_trainable",
     "train",
     "train_with_trainer",
@@ -103,6 +104,17 @@ def draw_batches(num_examples: int, num_batches: int, batch_size: int, seed: int
     return [torch.randint(num_examples, (batch_size,), generator=order).tolist() for _ in range(num_batches)]
 
 
+def real_token_logits(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+    """The logits at the positions of ``input_ids``, without those of virtual tokens put before them.
+
+    peft's prompt tuning and P-tuning prepend learned virtual tokens to the input, so their logits
+    are longer than the input by that many positions, at the front; the labels belong to the real
+    tokens, the last ones. For every other model this is the whole tensor (a view, no copy).
+    Taught in chapter 8.
+    """
+    return logits[:, logits.shape[1] - input_ids.shape[1] :]
+
+
 def _summed_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The summed negative log-likelihood of the answer tokens: ``token_nll(logits, labels)[0].sum()``.
 
@@ -132,7 +144,7 @@ def validation_loss(model: torch.nn.Module, examples: Sequence[dict], pad_token_
     for i in range(0, len(examples), batch_size):
         batch = {k: v.to(device) for k, v in collate(examples[i : i + batch_size], pad_token_id).items()}
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
-        nll, mask = token_nll(logits.float(), batch["labels"])
+        nll, mask = token_nll(real_token_logits(logits, batch["input_ids"]).float(), batch["labels"])
         total += nll.sum().item()
         count += int(mask.sum().item())
     model.train(was_training)
@@ -199,7 +211,7 @@ def train(
             # use_cache=False: the key-value cache serves generation; training would only fill it (Trainer also turns it off).
             # The logits are not kept in a variable, so that they can be freed before the backward pass.
             out = model(input_ids=m["input_ids"], attention_mask=m["attention_mask"], use_cache=False)
-            loss = _summed_nll(out.logits, m["labels"]) / max(1, n_answer)  # this micro-batch's share of the token mean
+            loss = _summed_nll(real_token_logits(out.logits, m["input_ids"]), m["labels"]) / max(1, n_answer)  # this micro-batch's share of the token mean
             del out
             loss.backward()
             step_loss += loss.item()

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from ftlib.lora_budget import ALL_LINEAR, lora_parameter_count
+from ftlib.data import collate
 from ftlib.lora_runs import (
     Budget,
+    adapter_file_bytes,
     adapter_settings,
     chapter7_adapters,
     fit,
@@ -17,7 +19,8 @@ from ftlib.lora_runs import (
 )
 from ftlib.models import count_parameters, tiny_llama
 from ftlib.profile import get_profile
-from ftlib.train import train
+from ftlib.answer_eval import answer_scores
+from ftlib.train import train, validation_loss
 
 SMOKE = get_profile("smoke")
 LORA = {"kind": "lora", "target_modules": ["q_proj", "v_proj"], "r": 4, "lora_alpha": 8}
@@ -74,6 +77,8 @@ def test_make_model_variants(extra):
 def test_make_model_bad_input():
     with pytest.raises(ValueError, match="kind must be"):
         make_model(SMOKE, {"kind": "prefix"})
+    with pytest.raises(ValueError, match="unknown peft config"):
+        make_model(SMOKE, {"kind": "peft", "config": "PrefixConfig"})
     with pytest.raises(ValueError, match="unknown LoRA settings"):
         make_model(SMOKE, {**LORA, "rank": 8})
     with pytest.raises(ValueError, match="match no linear layer"):
@@ -107,3 +112,54 @@ def test_chapter7_adapters_are_saved_and_reused(tmp_path, monkeypatch):
     (folders["requests"] / "ftlib-settings.json").write_text(json.dumps({**settings, "profile": "cpu"}))
     chapter7_adapters(SMOKE)  # settings differ: trained again
     assert json.loads((folders["requests"] / "ftlib-settings.json").read_text())["task"] == "requests"
+
+
+CHAPTER8 = [
+    {"kind": "peft", "config": "PromptTuningConfig", "num_virtual_tokens": 4},
+    {"kind": "peft", "config": "PrefixTuningConfig", "num_virtual_tokens": 4},
+    {"kind": "peft", "config": "PromptEncoderConfig", "num_virtual_tokens": 4, "encoder_hidden_size": 16},
+    {"kind": "peft", "config": "IA3Config"},
+    {"kind": "peft", "config": "LoHaConfig", "r": 2, "target_modules": ["q_proj", "v_proj"]},
+    {"kind": "peft", "config": "LNTuningConfig"},
+    {"kind": "adapter", "bottleneck": 4},
+]
+
+
+@pytest.mark.parametrize("method", CHAPTER8, ids=lambda m: m.get("config", m["kind"]))
+def test_every_chapter8_method_is_scored_with_the_loss_peft_computes(method, data):
+    """Prompt and P-tuning put virtual tokens before the input: the book's losses must skip their logits."""
+    model, tokenizer, optimizer = make_model(SMOKE, method)
+    examples, val = data
+    pad = tokenizer.pad_token_id
+    fit(model, examples, pad, Budget(2, 2, 1e-2), progress=False)  # away from the start, which may be exact
+    batch = collate(val, pad)
+    with torch.no_grad():
+        theirs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
+    ours = validation_loss(model, val, pad)
+    assert ours == pytest.approx(theirs.loss.item(), rel=1e-5)
+    scores = answer_scores(model, val, pad, tokenizer.eos_token_id)  # shared prefix: off for virtual tokens
+    assert scores.loss == pytest.approx(ours, rel=1e-5)
+    assert optimizer is None and 0 < count_parameters(model).trainable < count_parameters(model).total
+    saved = count_parameters(model).trainable
+    if method.get("config") == "PromptEncoderConfig":  # peft saves the prompts the encoder made, not the encoder
+        saved = method["num_virtual_tokens"] * model.config.hidden_size
+    assert 4 * saved <= adapter_file_bytes(model) <= 4 * saved + 4096  # float32 weights, plus a header
+
+
+def test_adapter_file_bytes_needs_an_adapter(smoke):
+    with pytest.raises(ValueError, match="no peft adapter"):
+        adapter_file_bytes(tiny_llama(len(smoke[1])))
+
+
+def test_run_records_a_validation_curve_with_training_seconds(data):
+    examples, val = data
+    method = {"kind": "peft", "config": "PromptTuningConfig", "num_virtual_tokens": 4}
+    record = run(SMOKE, method, Budget(4, 2, 1e-2), seed=0, train_examples=examples, evals={}, curve=(val, 2))
+    curve = record["curve"]
+    assert curve["step"] == [0, 2, 4] and len(curve["val_loss"]) == 3
+    assert curve["seconds"][0] == 0 and curve["seconds"] == sorted(curve["seconds"])
+    assert curve["seconds"][-1] == pytest.approx(record["train_seconds"], abs=0.02)
+    assert record["adapter_bytes"] > 0
+    with pytest.raises(ValueError, match="default optimizer"):
+        fit(None, examples, 0, Budget(2, 2, 1e-3), optimizer=torch.optim.SGD([torch.zeros(1, requires_grad=True)]),
+            val_examples=val, eval_every=1)  # fmt: skip
