@@ -50,7 +50,9 @@ __all__ = [
     "Budget",
     "adapter_file_bytes",
     "adapter_settings",
+    "apply_method",
     "chapter7_adapters",
+    "check_method",
     "fit",
     "make_model",
     "reference_budget",
@@ -182,45 +184,71 @@ PEFT_CONFIGS = (  # peft's configurations that kind "peft" accepts by name (chap
 def make_model(profile, method: dict[str, Any]):
     """A fresh base model with ``method`` applied; returns ``(model, tokenizer, optimizer or None)``.
 
-    ``method`` is one of:
-
-    - ``{"kind": "full"}``: every weight trains;
-    - ``{"kind": "lora", "target_modules": [...], "r": 8, "lora_alpha": 16}`` plus any of ``use_rslora``,
-      ``use_dora``, ``init_lora_weights`` and ``loraplus_lr_ratio`` (LoRA+, which also needs ``"lr"``).
-      Targets are checked by ``ftlib.peft_checks.lora_model``;
-    - ``{"kind": "peft", "config": "IA3Config", ...}``: one of peft's other methods (``PEFT_CONFIGS``),
-      the remaining keys passed to its configuration, with ``task_type="CAUSAL_LM"``;
-    - ``{"kind": "adapter", "bottleneck": 16}``: ``ftlib.adapters``' bottleneck adapters (optional
-      ``targets`` and ``activation``).
+    ``load_model(profile)``, then ``apply_method``; see there for ``method``.
     """
-    from peft import LoraConfig
-    from peft.optimizers import create_loraplus_optimizer
-
     from ftlib.models import load_model
-    from ftlib.peft_checks import lora_model
 
+    check_method(method)
+    model, tokenizer = load_model(profile)
+    model, optimizer = apply_method(model, method)
+    return model, tokenizer, optimizer
+
+
+def check_method(method: dict[str, Any]) -> None:
+    """Raise ValueError for a ``method`` of an unknown kind or peft configuration (before any model loads)."""
     kind = method.get("kind")
     if kind not in ("full", "lora", "peft", "adapter"):
         raise ValueError(f"method kind must be 'full', 'lora', 'peft' or 'adapter', got {kind!r}")
     if kind == "peft" and method.get("config") not in PEFT_CONFIGS:
         raise ValueError(f"unknown peft config {method.get('config')!r}; choose one of {PEFT_CONFIGS}")
-    model, tokenizer = load_model(profile)
+    if kind == "lora":
+        unknown = set(method) - {"kind", "loraplus_lr_ratio", "lr", *LORA_KEYS}
+        if unknown:
+            raise ValueError(f"unknown LoRA settings {sorted(unknown)}; known: {LORA_KEYS + ('loraplus_lr_ratio',)}")
+
+
+def apply_method(model, method: dict[str, Any]):
+    """Apply ``method`` to a base ``model``; returns ``(model, optimizer or None)``.
+
+    ``method`` is one of:
+
+    - ``{"kind": "full"}``: every weight trains;
+    - ``{"kind": "lora", "target_modules": [...], "r": 8, "lora_alpha": 16}`` plus any of ``use_rslora``,
+      ``use_dora``, ``init_lora_weights`` and ``loraplus_lr_ratio`` (LoRA+, which also needs ``"lr"``; it
+      is the one method that returns an optimizer). Targets are checked by ``ftlib.peft_checks.lora_model``;
+    - ``{"kind": "peft", "config": "IA3Config", ...}``: one of peft's other methods (``PEFT_CONFIGS``),
+      the remaining keys passed to its configuration, with ``task_type="CAUSAL_LM"``;
+    - ``{"kind": "adapter", "bottleneck": 16}``: ``ftlib.adapters``' bottleneck adapters (optional
+      ``targets`` and ``activation``).
+
+    Works on a model built on the ``meta`` device too (shapes without weights), to count parameters.
+    """
+    check_method(method)
+    kind = method["kind"]
+    n_virtual = method.get("num_virtual_tokens")
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if n_virtual and limit and n_virtual >= limit:  # peft would run it, past the positions the model learned
+        raise ValueError(
+            f"num_virtual_tokens={n_virtual} leaves no room for the input: the model reads at most {limit} positions, "
+            "and the virtual tokens come first"
+        )
     if kind == "full":
-        return model.requires_grad_(True), tokenizer, None
+        return model.requires_grad_(True), None
     if kind == "peft":
         import peft
 
         settings = {k: v for k, v in method.items() if k not in ("kind", "config")}
         config = getattr(peft, method["config"])(task_type="CAUSAL_LM", **settings)
-        return peft.get_peft_model(model, config), tokenizer, None
+        return peft.get_peft_model(model, config), None
     if kind == "adapter":
         from ftlib.adapters import add_adapters
 
-        settings = {k: v for k, v in method.items() if k != "kind"}
-        return add_adapters(model, **settings), tokenizer, None
-    unknown = set(method) - {"kind", "loraplus_lr_ratio", "lr", *LORA_KEYS}
-    if unknown:
-        raise ValueError(f"unknown LoRA settings {sorted(unknown)}; known: {LORA_KEYS + ('loraplus_lr_ratio',)}")
+        return add_adapters(model, **{k: v for k, v in method.items() if k != "kind"}), None
+    from peft import LoraConfig
+    from peft.optimizers import create_loraplus_optimizer
+
+    from ftlib.peft_checks import lora_model
+
     config = LoraConfig(lora_dropout=0.0, **{k: method[k] for k in LORA_KEYS if k in method})
     model = lora_model(model, config)
     optimizer = None
@@ -229,7 +257,7 @@ def make_model(profile, method: dict[str, Any]):
             model, torch.optim.AdamW, lr=method["lr"], loraplus_lr_ratio=method["loraplus_lr_ratio"],
             betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
         )  # fmt: skip
-    return model, tokenizer, optimizer
+    return model, optimizer
 
 
 def adapter_file_bytes(model) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "MEMORY_PARTS",
     "draw_lora_layer",
+    "draw_peft_block",
     "plot_curves",
     "plot_history",
     "plot_loss",
@@ -342,7 +343,7 @@ def draw_lora_layer(ax=None, scaling: str = r"$\alpha / r$"):
 
     def node(x, y, text, size=13):
         ax.text(x, y, text, ha="center", va="center", fontsize=size,
-                bbox=dict(boxstyle="circle,pad=0.25", facecolor="white", edgecolor="#333333"))
+                bbox={"boxstyle": "circle,pad=0.25", "facecolor": "white", "edgecolor": "#333333"})
 
     ax.text(0.5, 3.0, "$x$", ha="center", va="center", fontsize=15)
     box(2.0, 3.7, 3.4, 1.7, "$W$  ($d \\times k$)\nfrozen", frozen, size=15)
@@ -364,6 +365,69 @@ def draw_lora_layer(ax=None, scaling: str = r"$\alpha / r$"):
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title("A LoRA layer: $h = Wx$ + " + scaling + " $BAx$", fontsize=14)
+    return ax
+
+
+PEFT_FAMILY_COLOURS = {"input": "#1f77b4", "activations": "#2ca02c", "weights": "#d95f02"}
+
+
+def draw_peft_block(ax=None):
+    """Where each PEFT method of chapter 8 acts in a Llama-style model, one block drawn out.
+
+    The model reads upwards: embeddings, then L blocks (norm, attention, residual sum, norm, MLP,
+    residual sum), then the final norm and the output layer. Beside each part, the methods that
+    train something there, coloured by family: on the input (soft prompts), on the activations
+    (scales and norms), on the weights or beside them (additive).
+
+    Returns:
+        The matplotlib Axes.
+
+    Taught in chapter 8, section 8.2.
+    """
+    from matplotlib.patches import FancyBboxPatch, Rectangle
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9.6, 7.2))
+    parts = [  # (part, [(method note, family)])
+        ("token embeddings $Ex$", [("prompt tuning, P-tuning: $n$ vectors put before $Ex$", "input")]),
+        ("RMSNorm", [("LayerNorm tuning: its weight $\\gamma$", "activations")]),
+        ("attention: $q, k, v$ projections", [
+            ("prefix tuning: $n$ extra keys and values per layer", "input"),
+            ("IA3: $l_k \\odot k$, $l_v \\odot v$", "activations"),
+            ("LoRA, LoHa: $W + \\Delta W$ on $q, k, v, o$", "weights")]),
+        ("$o$ projection", [("bottleneck adapter after it", "weights")]),
+        ("$+$ residual", []),
+        ("RMSNorm", [("LayerNorm tuning: its weight $\\gamma$", "activations")]),
+        ("MLP: gate, up, SiLU", [("LoRA, LoHa: $W + \\Delta W$ on gate, up, down", "weights"),
+                                 ("IA3: $l_{ff} \\odot$ the input of down", "activations")]),
+        ("down projection", [("bottleneck adapter after it", "weights")]),
+        ("$+$ residual", []),
+        ("final RMSNorm", [("LayerNorm tuning: its weight $\\gamma$", "activations")]),
+        ("output layer (tied to $E$)", []),
+    ]  # fmt: skip
+    height, gap = 0.62, 0.28
+    for i, (part, notes) in enumerate(parts):
+        y = i * (height + gap)
+        ax.add_patch(FancyBboxPatch((0, y), 3.4, height, boxstyle="round,pad=0.02", facecolor="#eeeeee",
+                                    edgecolor="#555555", linewidth=1.2))
+        ax.text(1.7, y + height / 2, part, ha="center", va="center", fontsize=10)
+        if i:
+            ax.annotate("", (1.7, y), (1.7, y - gap), arrowprops={"arrowstyle": "-|>", "color": "#555555"})
+        for j, (note, family) in enumerate(notes):
+            offset = (j - (len(notes) - 1) / 2) * 0.3
+            ax.text(3.7, y + height / 2 + offset, note, ha="left", va="center", fontsize=9.5,
+                    color=PEFT_FAMILY_COLOURS[family])
+    top = 8 * (height + gap) + height
+    ax.add_patch(Rectangle((-0.25, 1 * (height + gap) - 0.12), 0.1, top - (height + gap) + 0.24, color="#999999"))
+    ax.text(-0.35, (top + height + gap) / 2, "$\\times L$ blocks", rotation=90, ha="right", va="center", fontsize=11)
+    for k, (family, colour) in enumerate(PEFT_FAMILY_COLOURS.items()):
+        label = {"input": "on the input", "activations": "on the activations", "weights": "on or beside the weights"}
+        ax.text(3.7 + 2.7 * k, len(parts) * (height + gap) + 0.1, label[family], color=colour, fontsize=10,
+                fontweight="bold", ha="left")
+    ax.set_xlim(-0.9, 12.0)
+    ax.set_ylim(-0.3, len(parts) * (height + gap) + 0.5)
+    ax.axis("off")
+    ax.set_title("Where each method trains something (the base model stays frozen)", fontsize=12)
     return ax
 
 

@@ -11,6 +11,7 @@ from ftlib.lora_runs import (
     Budget,
     adapter_file_bytes,
     adapter_settings,
+    apply_method,
     chapter7_adapters,
     fit,
     make_model,
@@ -79,6 +80,8 @@ def test_make_model_bad_input():
         make_model(SMOKE, {"kind": "prefix"})
     with pytest.raises(ValueError, match="unknown peft config"):
         make_model(SMOKE, {"kind": "peft", "config": "PrefixConfig"})
+    with pytest.raises(ValueError, match="leaves no room for the input"):  # the tiny model reads 1024 positions
+        make_model(SMOKE, {"kind": "peft", "config": "PromptTuningConfig", "num_virtual_tokens": 1024})
     with pytest.raises(ValueError, match="unknown LoRA settings"):
         make_model(SMOKE, {**LORA, "rank": 8})
     with pytest.raises(ValueError, match="match no linear layer"):
@@ -163,3 +166,13 @@ def test_run_records_a_validation_curve_with_training_seconds(data):
     with pytest.raises(ValueError, match="default optimizer"):
         fit(None, examples, 0, Budget(2, 2, 1e-3), optimizer=torch.optim.SGD([torch.zeros(1, requires_grad=True)]),
             val_examples=val, eval_every=1)  # fmt: skip
+
+
+@pytest.mark.parametrize("method", [LORA, *CHAPTER8], ids=lambda m: m.get("config", m["kind"]))
+def test_apply_method_counts_the_same_on_the_meta_device(method, smoke):
+    """Chapter 8 counts every method's parameters on a shell without weights: the count must not change."""
+    with torch.device("meta"):
+        shell = tiny_llama(len(smoke[1]))
+    counted = count_parameters(apply_method(shell, method)[0])
+    real = count_parameters(make_model(SMOKE, method)[0])
+    assert counted == real

@@ -148,3 +148,13 @@ def test_plot_memory_timeline_shades_the_phases_and_draws_the_levels():
     with pytest.raises(ValueError, match="two samples"):
         plot_memory_timeline([(0.0, 1, 1)])
     plt.close("all")
+
+
+def test_draw_peft_block_names_every_method_of_chapter_8():
+    from ftlib.plots import draw_peft_block
+
+    text = " ".join(t.get_text() for t in draw_peft_block().texts)
+    for method in ["prompt tuning", "P-tuning", "prefix tuning", "IA3", "LayerNorm tuning", "LoRA", "LoHa",
+                   "bottleneck adapter"]:  # fmt: skip
+        assert method in text, method
+    plt.close("all")
