@@ -35,7 +35,7 @@ from ftlib.lora_budget import TARGET_GROUPS, matched_ranks
 from ftlib.lora_runs import REFERENCE_LORA, reference_budget, run, task_examples
 from ftlib.models import load_model
 from ftlib.profile import setup
-from ftlib.records import save_results
+from ftlib.records import RunCache, save_results
 from ftlib.train import artifacts_dir
 
 SWEEPS = ("targets", "rank", "lr", "variants")
@@ -104,12 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         "val": task_examples(tokenizer, "requests", "validation", n_val),
         "test": task_examples(tokenizer, "requests", "test", n_test),
     }
-    kept = artifacts_dir() / "ch07_sweep_runs.jsonl"
-    if args.fresh:
-        kept.unlink(missing_ok=True)
-    cache = {}
-    if kept.is_file():
-        cache = {rec["key"]: rec["record"] for rec in map(json.loads, kept.read_text().splitlines())}
+    cache = RunCache(artifacts_dir() / "ch07_sweep_runs.jsonl", fresh=args.fresh)
     for sweep in args.sweeps or SWEEPS:
         started = time.time()
         records = []
@@ -118,15 +113,15 @@ def main(argv: list[str] | None = None) -> None:
             key = json.dumps({"profile": P.name, "method": cfg["method"], "budget": dataclasses.asdict(cfg["budget"]),
                               "seed": cfg["seed"], "evals": {k: len(v) for k, v in evals.items()}},
                              sort_keys=True)  # fmt: skip
-            if key not in cache:
+
+            def compute(cfg=cfg, evals=evals) -> dict:
                 t0 = time.perf_counter()
                 record = run(P, cfg["method"], cfg["budget"], cfg["seed"], data["train"], evals)
                 record["seconds"] = round(time.perf_counter() - t0, 1)
-                cache[key] = record
-                with kept.open("a") as f:
-                    f.write(json.dumps({"key": key, "record": record}) + "\n")
+                return record
+
             extra = {k: v for k, v in cfg.items() if k not in ("method", "budget", "seed", "evals")}
-            records.append({**extra, **cache[key]})
+            records.append({**extra, **cache.get(key, compute)})
         results = {
             "sweep": sweep,
             "task": "requests",

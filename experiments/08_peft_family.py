@@ -34,7 +34,7 @@ from tqdm import tqdm
 from ftlib.lora_runs import REFERENCE_LORA, reference_budget, run, task_examples
 from ftlib.models import load_model
 from ftlib.profile import setup
-from ftlib.records import load_results, save_results
+from ftlib.records import RunCache, load_results, save_results
 from ftlib.sweep_summary import best_lr
 from ftlib.train import artifacts_dir
 
@@ -100,25 +100,20 @@ def main(argv: list[str] | None = None) -> None:
         "test": task_examples(tokenizer, "requests", "test", n_test),
     }
     curve_examples = task_examples(tokenizer, "requests", "validation")[-n_curve:]  # apart from the lr stage's
-    kept = artifacts_dir() / "ch08_sweep_runs.jsonl"
-    if args.fresh:
-        kept.unlink(missing_ok=True)
-    cache = {}
-    if kept.is_file():
-        cache = {rec["key"]: rec["record"] for rec in map(json.loads, kept.read_text().splitlines())}
+    cache = RunCache(artifacts_dir() / "ch08_sweep_runs.jsonl", fresh=args.fresh)
 
     def one(label: str, method: dict, lr: float, seed: int, evals: list[str], curve: bool) -> dict:
         cfg = {"method": method, "budget": dataclasses.replace(budget, lr=lr), "seed": seed}
         key = key_of(P, cfg, {name: len(data[name]) for name in evals}, every if curve else None)
-        if key not in cache:
+
+        def compute() -> dict:
             t0 = time.perf_counter()
             record = run(P, method, cfg["budget"], seed, data["train"], {name: data[name] for name in evals},
                          curve=(curve_examples, every) if curve else None)  # fmt: skip
             record["seconds"] = round(time.perf_counter() - t0, 1)
-            cache[key] = record
-            with kept.open("a") as f:
-                f.write(json.dumps({"key": key, "record": record}) + "\n")
-        return {"label": label, **cache[key]}
+            return record
+
+        return {"label": label, **cache.get(key, compute)}
 
     def lr_stage() -> dict[str, list[dict]]:
         out = {}

@@ -303,9 +303,10 @@ def run(
 
     The record holds ``trainable`` parameters, ``seconds_per_step`` (median, the first step left out
     when there are more than two), ``train_seconds``, ``peak_mib`` (the memory training added: the
-    peak RSS on CPU, the allocator's peak on CUDA), ``adapter_bytes`` (LoRA: the size of the file
-    ``save_pretrained`` writes), ``eval_seconds``, and for each evaluation set its ``loss``,
-    ``exact_match`` and the per-example ``exact`` (0/1) and ``example_loss`` lists.
+    peak RSS on CPU, the allocator's peak on CUDA), ``adapter_bytes`` (every method but full
+    fine-tuning: the size of the file that holds what it trained, ``adapter_file_bytes``),
+    ``eval_seconds``, and for each evaluation set its ``loss``, ``exact_match`` and the per-example
+    ``exact`` (0/1) and ``example_loss`` lists.
     """
     from ftlib.measure import PeakMemory
     from ftlib.models import count_parameters

@@ -19,9 +19,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["load_results", "provenance", "results_dir", "save_results"]
+__all__ = ["RunCache", "load_results", "provenance", "results_dir", "save_results"]
 
 SCHEMA = 1  # bump when the layout of a results file changes
 
@@ -104,3 +104,34 @@ def load_results(name: str) -> tuple[dict[str, Any], Any]:
     if not isinstance(record, dict) or "provenance" not in record or "results" not in record:
         raise ValueError(f"{path}: not a results record (expected the keys 'provenance' and 'results')")
     return record["provenance"], record["results"]
+
+
+class RunCache:
+    """The finished runs of a sweep, one JSON line each, so that an interrupted sweep resumes where it stopped.
+
+    ``get(key, compute)`` returns the record kept under ``key`` (a string, usually the JSON of the run's
+    settings), or calls ``compute()``, appends its record to the file and returns it. ``fresh=True``
+    forgets the file first. Used by the scripts of chapters 7 and 8 (``experiments/``).
+    """
+
+    def __init__(self, path: Path, fresh: bool = False):
+        self.path = Path(path)
+        if fresh:
+            self.path.unlink(missing_ok=True)
+        self.records: dict[str, Any] = {}
+        if self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                kept = json.loads(line)
+                self.records[kept["key"]] = kept["record"]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.records
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self.records:
+            record = compute()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as f:
+                f.write(json.dumps({"key": key, "record": record}) + "\n")
+            self.records[key] = record
+        return self.records[key]

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from ftlib.records import load_results, provenance, save_results
+from ftlib.records import RunCache, load_results, provenance, save_results
 
 
 def test_round_trip_with_provenance(tmp_path, monkeypatch):
@@ -35,3 +35,24 @@ def test_errors_are_clear(tmp_path, monkeypatch):
 
 def test_provenance_defaults_to_this_command():
     assert provenance("cpu", time.time())["command"]
+
+
+def test_run_cache_resumes_and_forgets(tmp_path):
+    path = tmp_path / "sub" / "runs.jsonl"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"loss": 0.5, "n": len(calls)}
+
+    cache = RunCache(path)
+    assert "a" not in cache
+    assert cache.get("a", compute) == {"loss": 0.5, "n": 1}
+    assert cache.get("a", compute) == {"loss": 0.5, "n": 1}  # kept, not recomputed
+    assert len(calls) == 1
+    again = RunCache(path)  # a new process reads the file back
+    assert "a" in again and again.get("a", compute)["n"] == 1 and len(calls) == 1
+    assert len(path.read_text().splitlines()) == 1
+    fresh = RunCache(path, fresh=True)
+    assert "a" not in fresh and not path.exists()
+
