@@ -12,28 +12,40 @@ Five parts; each writes its own results file with provenance (ftlib.records):
                 with the head left frozen at 5 per class                 -> 09_smollm.json
   augmentation  word dropout, word rotation and SmolLM2's paraphrases at 5 and 10 per class,
                 paired with the same draws unaugmented                   -> 09_augmentation.json
+  steps         the encoder fine-tuned in full at the largest budget with twice the steps of
+                the encoder part: was the step cap what held it back?     -> 09_steps.json
+  head          SmolLM2 + LoRA with the head trained and frozen at the first budget, on more
+                draws than the smollm part (which has draws 0 to 2)     -> 09_head.json
+  calibration   zero-shot label scores of every test item, and of a content-free input ("N/A"),
+                for contextual calibration (Zhao et al. 2021)           -> 09_calibration.json
 
 Every run is scored on the 500-item test split; its predictions are kept, so that the chapter
 can compute intervals, paired differences and confusion matrices from the record.
 
-    FTLIB_PROFILE=cpu python experiments/09_few_labels.py                 # all parts (about 60 min on 2 cores)
+    FTLIB_PROFILE=cpu python experiments/09_few_labels.py                 # all parts (about 70 min on 2 cores)
     FTLIB_PROFILE=cpu python experiments/09_few_labels.py --part encoder  # one part
+
+Every finished run is kept in ``artifacts/ch09_sweep_runs.jsonl`` (``ftlib.records.RunCache``),
+so an interrupted sweep resumes where it stopped; ``--fresh`` starts over.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 
 from tqdm.auto import tqdm
 
 from ftlib.augment import augment_records, paraphrase_prompts
+from ftlib.checkpoints import artifacts_dir
 from ftlib.classify import draw_per_class, label_ids
 from ftlib.encoder import embed, load_encoder
 from ftlib.evaluate import generate
 from ftlib.few_labels import (
     LABELS,
+    SETTINGS,
     load_debian,
     pack_predictions,
     run_encoder,
@@ -43,9 +55,16 @@ from ftlib.few_labels import (
 )
 from ftlib.models import load_model
 from ftlib.profile import get_profile
-from ftlib.records import save_results
+from ftlib.records import RunCache, save_results
 
-PARTS = ("tuning", "prompting", "encoder", "smollm", "augmentation")
+PARTS = ("tuning", "prompting", "encoder", "smollm", "augmentation", "steps", "head", "calibration")
+CACHE: RunCache | None = None  # set by main()
+
+
+def cached(P, what: dict, compute):
+    """The run ``what`` describes (with the profile), from the resume cache or by calling ``compute()``."""
+    key = json.dumps({"profile": P.name, **what}, sort_keys=True)
+    return CACHE.get(key, compute) if CACHE is not None else compute()
 
 
 def plan(profile) -> dict:
@@ -60,6 +79,7 @@ def plan(profile) -> dict:
         "aug_draws_full": profile.pick(gpu=8, cpu=4, smoke=2),
         "aug_copies": 4,  # word dropout and rotation: 4 new texts per text; paraphrase: 1
         "tuning_budgets": profile.pick(gpu=[5, 20], cpu=[5, 20], smoke=[2]),
+        "head_draws": profile.pick(gpu=10, cpu=8, smoke=3),  # in all, with the smollm part's
     }
 
 
@@ -72,10 +92,12 @@ def part_tuning(P, data, cfg) -> dict:
     jobs = [(method, lr, n) for method, grid in TUNING.items() for lr in grid for n in budgets]
     for method, lr, n in tqdm(jobs, desc="tuning on validation"):
         drawn = draw_per_class(data["train"], n, LABELS, seed=0)
+        what = {"part": "tuning", "method": method, "lr": lr, "n": n,
+                "settings": {k: v for k, v in SETTINGS[method].items() if k != "lr"}}
         if method == "smollm":
-            result = run_smollm(drawn, data["validation"], P, seed=0, lr=lr)
+            result = cached(P, what, lambda: run_smollm(drawn, data["validation"], P, seed=0, lr=lr))
         else:
-            result = run_encoder(method, drawn, data["validation"], P, seed=0, lr=lr)
+            result = cached(P, what, lambda: run_encoder(method, drawn, data["validation"], P, seed=0, lr=lr))
         runs.append({"method": method, "lr": lr, "n_per_class": n, **result})
         print(f"{method} lr={lr:g} {n}/class: validation accuracy {result['accuracy']:.3f}", flush=True)
     chosen = {}
@@ -93,8 +115,10 @@ def part_prompting(P, data, cfg) -> list[dict]:
     for shots in cfg["shots"]:
         for draw in range(cfg["draws"]):
             examples = draw_per_class(data["train"], shots, LABELS, seed=draw)
+            what = {"part": "prompting", "shots": shots, "draw": draw}
             runs.append({"approach": "few-shot", "n_per_class": shots, "draw": draw,
-                         **run_prompting(model, tokenizer, examples, data["test"], progress=True)})
+                         **cached(P, what, lambda: run_prompting(model, tokenizer, examples, data["test"],
+                                                                 progress=True))})
             print(f"few-shot {shots}/class draw {draw}: accuracy {runs[-1]['accuracy']:.3f}", flush=True)
     return runs
 
@@ -114,7 +138,9 @@ def part_encoder(P, data, cfg) -> list[dict]:
         runs.append({"approach": "frozen encoder + logistic regression", **base,
                      **run_linear_probe(train_X[rows], label_ids(drawn, LABELS), test_X, test_y)})
         for method, name in [("full", "encoder, full fine-tuning"), ("lora", "encoder, LoRA")]:
-            runs.append({"approach": name, **base, **run_encoder(method, drawn, test, P, seed=draw)})
+            what = {"part": "encoder", "method": method, **base, "settings": SETTINGS[method]}
+            runs.append({"approach": name, **base,
+                         **cached(P, what, lambda: run_encoder(method, drawn, test, P, seed=draw))})
         print(f"{n}/class draw {draw}: " + ", ".join(f"{r['approach']} {r['accuracy']:.3f}" for r in runs[-3:]),
               flush=True)
     return runs
@@ -126,11 +152,59 @@ def part_smollm(P, data, cfg) -> list[dict]:
     jobs += [(cfg["smollm_budgets"][0], d, "frozen") for d in range(cfg["draws"])]
     for n, draw, head in tqdm(jobs, desc="SmolLM2 budgets x draws"):
         drawn = draw_per_class(data["train"], n, LABELS, seed=draw)
-        result = run_smollm(drawn, data["test"], P, seed=draw, head=head)
+        what = {"part": "smollm", "n": n, "draw": draw, "head": head, "settings": SETTINGS["smollm"]}
+        result = cached(P, what, lambda: run_smollm(drawn, data["test"], P, seed=draw, head=head))
         name = "SmolLM2 + LoRA, head trained" if head == "trained" else "SmolLM2 + LoRA, head frozen"
         runs.append({"approach": name, "n_per_class": n, "draw": draw, **result})
         print(f"{name} {n}/class draw {draw}: accuracy {result['accuracy']:.3f}", flush=True)
     return runs
+
+
+def part_steps(P, data, cfg) -> list[dict]:
+    """Full fine-tuning at the largest budget, the same draws and seeds, with twice the steps."""
+    from ftlib.few_labels import num_steps
+
+    n, s = cfg["budgets"][-1], SETTINGS["full"]
+    steps = 2 * num_steps(n * len(LABELS), s["batch_size"], s["epochs"], s["lo"], s["hi"])
+    runs = []
+    for draw in tqdm(range(cfg["draws"]), desc=f"full fine-tuning, {steps} steps"):
+        drawn = draw_per_class(data["train"], n, LABELS, seed=draw)
+        what = {"part": "steps", "n": n, "draw": draw, "steps": steps, "settings": s}
+        result = cached(P, what, lambda: run_encoder("full", drawn, data["test"], P, seed=draw, steps=steps))
+        runs.append({"approach": "encoder, full fine-tuning, twice the steps", "n_per_class": n, "draw": draw,
+                     **result})
+        print(f"{steps} steps, {n}/class draw {draw}: accuracy {result['accuracy']:.3f}", flush=True)
+    return runs
+
+
+def part_head(P, data, cfg) -> list[dict]:
+    """The head trained and frozen at the first SmolLM2 budget, draws after the smollm part's."""
+    n, runs = cfg["smollm_budgets"][0], []
+    jobs = [(d, head) for d in range(cfg["draws"], cfg["head_draws"]) for head in ("trained", "frozen")]
+    for draw, head in tqdm(jobs, desc="SmolLM2 head trained or frozen"):
+        drawn = draw_per_class(data["train"], n, LABELS, seed=draw)
+        what = {"part": "smollm", "n": n, "draw": draw, "head": head, "settings": SETTINGS["smollm"]}
+        result = cached(P, what, lambda: run_smollm(drawn, data["test"], P, seed=draw, head=head))
+        runs.append({"approach": f"SmolLM2 + LoRA, head {head}", "n_per_class": n, "draw": draw, **result})
+        print(f"head {head} {n}/class draw {draw}: accuracy {result['accuracy']:.3f}", flush=True)
+    return runs
+
+
+def part_calibration(P, data, cfg) -> dict:
+    """Zero-shot log-probabilities of the labels for every test item and for the content-free input."""
+    from ftlib.data import chat_prompt
+    from ftlib.few_labels import INSTRUCTION
+    from ftlib.llm_classify import classification_messages, label_logprobs
+
+    model, tokenizer = load_model(P)
+    texts = [r["text"] for r in data["test"]] + [CONTENT_FREE]
+    prompts = [chat_prompt(classification_messages(t, LABELS, INSTRUCTION), tokenizer) for t in texts]
+    scores = label_logprobs(model, tokenizer, prompts, LABELS, progress=True)
+    rows = [[round(float(x), 4) for x in row] for row in scores]
+    return {"content_free": CONTENT_FREE, "test_scores": rows[:-1], "content_free_scores": rows[-1]}
+
+
+CONTENT_FREE = "N/A"
 
 
 def paraphrases(P, records: list[dict]) -> dict[str, str]:
@@ -149,7 +223,7 @@ def part_augmentation(P, data, cfg) -> dict:
     weaken its fixed penalty: the control "none, C x5" gives the unaugmented draw that weaker
     penalty alone.
     """
-    from ftlib.few_labels import SETTINGS, num_steps
+    from ftlib.few_labels import num_steps
 
     train, test = data["train"], data["test"]
     draws = max(cfg["aug_draws_probe"], cfg["aug_draws_full"])
@@ -184,9 +258,10 @@ def part_augmentation(P, data, cfg) -> dict:
         else:
             s = SETTINGS["full"]
             steps = num_steps(len(drawn[(n, d)]), s["batch_size"], s["epochs"], s["lo"], s["hi"])
-            result = run_encoder("full", records, test, P, seed=d, steps=steps)
+            what = {"part": "augmentation", "how": how, "n": n, "draw": d, "settings": s}
+            result = cached(P, what, lambda: run_encoder("full", records, test, P, seed=d, steps=steps))
             model = "encoder, full fine-tuning"
-        result.pop("predictions")
+        result = {k: v for k, v in result.items() if k != "predictions"}
         runs.append({"model": model, "augmentation": how, "n_per_class": n, "draw": d, "train_size": len(records),
                      **result})
     examples = [{"text": r["text"], "paraphrase": reworded[r["id"]], "label": r["label"]}
@@ -197,8 +272,11 @@ def part_augmentation(P, data, cfg) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=PARTS, action="append", help="run only this part (repeatable)")
+    parser.add_argument("--fresh", action="store_true", help="forget the finished runs of an earlier sweep")
     args = parser.parse_args(argv)
     P = get_profile()
+    global CACHE
+    CACHE = RunCache(artifacts_dir() / "ch09_sweep_runs.jsonl", fresh=args.fresh)
     data, cfg = load_debian(), plan(P)
     for part in args.part or PARTS:
         started = time.time()
@@ -209,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
             "encoder": lambda: {"runs": part_encoder(P, data, cfg)},
             "smollm": lambda: {"runs": part_smollm(P, data, cfg)},
             "augmentation": lambda: part_augmentation(P, data, cfg),
+            "steps": lambda: {"runs": part_steps(P, data, cfg)},
+            "head": lambda: {"runs": part_head(P, data, cfg)},
+            "calibration": lambda: part_calibration(P, data, cfg),
         }[part]()}
         for run in results.get("runs", []):
             if "predictions" in run:
