@@ -14,7 +14,7 @@ symmetries. The operations that are used on text change words, not pixels:
 Every function keeps the label of the text it came from and marks the new record with
 ``"augmented"`` so that it can never end up in a test set by mistake.
 
-Taught in chapter 9, section 9.8.
+Taught in chapter 9, section 9.9.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ goes through the same few functions, so that the comparison changes one thing at
 - ``train_classifier`` / ``predict``: a short AdamW loop for any model that maps a batch of
   token ids to one logit per class (a fine-tuned encoder, LoRA, SmolLM2 with a head).
 
-Taught in chapter 9, sections 9.1 to 9.5.
+Taught in chapter 9, sections 9.1 to 9.8 and 9.10.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Functions return the matplotlib ``Axes`` they drew on and change no global settings.
 
-Taught in chapter 9, sections 9.7 and 9.8.
+Taught in chapter 9, sections 9.6 to 9.8.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def plot_learning_curves(curves: Mapping[str, Mapping[int, Sequence[float]]], ti
         ax.fill_between(xs, [s.low for s in stats], [s.high for s in stats], color=line.get_color(), alpha=0.15)
     for name, scores in (flat or {}).items():
         s = mean_interval(scores)
-        line = ax.axhline(s.estimate, linestyle="--", linewidth=1.2, label=name, color="0.3" if "zero" in name else None)
+        line = ax.axhline(s.estimate, linestyle="--", linewidth=1.2, label=name, color="0.3" if name == "zero-shot" else None)
         ax.axhspan(s.low, s.high, color=line.get_color(), alpha=0.1)
     ax.set_xscale("log")
     budgets = sorted({x for points in curves.values() for x in points})

@@ -7,7 +7,7 @@ one place means both run exactly the same code with the same settings.
 Every run returns a ``dict`` with ``accuracy``, ``macro_f1``, the test ``predictions`` (class
 indices, in the order of the test file), the ``steps`` trained and the ``seconds`` it took.
 
-Taught in chapter 9, sections 9.3 to 9.6.
+Taught in chapter 9, sections 9.3 to 9.6 and 9.9.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = [
     "LABELS",
     "SETTINGS",
     "TUNING",
+    "curve_points",
     "load_debian",
     "num_steps",
     "pack_predictions",
@@ -71,6 +72,24 @@ def num_steps(n_examples: int, batch_size: int, epochs: float, lo: int, hi: int)
     if n_examples < 1 or batch_size < 1 or lo > hi:
         raise ValueError(f"need n_examples >= 1, batch_size >= 1 and lo <= hi (got {n_examples}, {batch_size}, {lo}, {hi})")
     return max(lo, min(hi, math.ceil(epochs * n_examples / batch_size)))
+
+
+def curve_points(runs: Sequence[dict], approach: str, metric: str = "accuracy") -> dict[int, list[float]]:
+    """One learning curve from a sweep's runs: labelled examples per class -> ``metric`` of each draw, by draw.
+
+    Raises:
+        ValueError: when no run has ``approach``, or a budget repeats a draw.
+    """
+    points: dict[int, dict[int, float]] = {}
+    for r in runs:
+        if r["approach"] == approach:
+            draws = points.setdefault(int(r["n_per_class"]), {})
+            if r["draw"] in draws:
+                raise ValueError(f"{approach!r} has draw {r['draw']} twice at {r['n_per_class']} per class")
+            draws[r["draw"]] = float(r[metric])
+    if not points:
+        raise ValueError(f"no run of approach {approach!r}")
+    return {n: [draws[d] for d in sorted(draws)] for n, draws in sorted(points.items())}
 
 
 def pack_predictions(predictions: Sequence[int]) -> str:

@@ -13,7 +13,7 @@ Two ways to make SmolLM2 classify a text into one of K labels:
    head by a new linear layer from the hidden state of the last token to K logits
    (``LlamaForSequenceClassification``). That layer starts random and must be trained.
 
-Taught in chapter 9, sections 9.3 and 9.6.
+Taught in chapter 9, sections 9.3 and 9.5.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import torch
 
 from ftlib.few_labels import (
     LABELS,
+    curve_points,
     load_debian,
     num_steps,
     pack_predictions,
@@ -37,6 +38,20 @@ def test_num_steps():
     assert num_steps(1000, 16, 5, 40, 160) == 160
     with pytest.raises(ValueError):
         num_steps(0, 16, 5, 40, 160)
+
+
+def test_curve_points_orders_by_budget_and_draw():
+    runs = [{"approach": "a", "n_per_class": 20, "draw": 1, "accuracy": 0.8, "macro_f1": 0.7},
+            {"approach": "a", "n_per_class": 5, "draw": 0, "accuracy": 0.5, "macro_f1": 0.4},
+            {"approach": "a", "n_per_class": 20, "draw": 0, "accuracy": 0.6, "macro_f1": 0.5},
+            {"approach": "b", "n_per_class": 5, "draw": 0, "accuracy": 0.9, "macro_f1": 0.9}]
+    assert curve_points(runs, "a") == {5: [0.5], 20: [0.6, 0.8]}
+    assert list(curve_points(runs, "a")) == [5, 20]
+    assert curve_points(runs, "a", "macro_f1") == {5: [0.4], 20: [0.5, 0.7]}
+    with pytest.raises(ValueError, match="no run"):
+        curve_points(runs, "c")
+    with pytest.raises(ValueError, match="twice"):
+        curve_points(runs + runs[:1], "a")
 
 
 def test_pack_predictions():
