@@ -99,6 +99,21 @@ __all__ = [
     "write_debian_sections",
     "to_jsonl",
     "write_dataset",
+    "INSTRUCTIONS_SPLITS",
+    "PHRASINGS",
+    "TRAIN_TASKS",
+    "HELD_OUT_TASK",
+    "UNIT_FACTORS",
+    "GENERAL_QUESTIONS",
+    "FORTUNES_DEB_SHA256",
+    "format_number",
+    "unit_conversion",
+    "homepage_domain",
+    "debian_field_records",
+    "build_instructions",
+    "fortune_texts",
+    "build_general",
+    "write_instructions",
     "main",
 ]
 
@@ -652,6 +667,322 @@ def write_debian_sections(out: Path, index_path: Path | None = None) -> list[Pat
 
 
 # ---------------------------------------------------------------------------
+# The "instructions" set and the "general" probe (chapter 10)
+# ---------------------------------------------------------------------------
+
+INSTRUCTIONS_NAME = "instructions"
+INSTRUCTIONS_SPLITS = ("train", "validation", "test", "test_phrasing", "test_task")
+INSTRUCTIONS_PER_TASK = {"train": 150, "validation": 20, "test": 20}  # for each training task
+INSTRUCTIONS_HELD_OUT_TASK_SIZE = 80  # test_task: the unit conversions, a task no split trains on
+FIELDS_PER_DOMAIN = 2  # at most this many homepage questions share an answer, so no one host answers many
+INSTRUCTIONS_TRAIN_PHRASINGS = 3  # the first three phrasings of each task train; the fourth is held out
+
+# Four phrasings of each task's instruction. The input line that follows is the task's own.
+PHRASINGS: dict[str, tuple[str, ...]] = {
+    "dates": (
+        "Rewrite this date in ISO 8601 format (YYYY-MM-DD). Reply with the date only.",
+        "Convert the date below to YYYY-MM-DD. Give only the converted date.",
+        "Write the following date as year-month-day with digits (YYYY-MM-DD), nothing else.",
+        "What is this date in ISO 8601 notation? Answer with just YYYY-MM-DD.",
+    ),
+    "requests": (
+        "Extract the booking as JSON with keys name, party_size (an integer), date (YYYY-MM-DD; every "
+        "date is in 2027), time (24-hour HH:MM) and seating (indoor, outdoor, bar, or null if not said). "
+        "Reply with the JSON only.",
+        "Turn this restaurant request into one JSON object with the keys name, party_size (integer), "
+        "date (YYYY-MM-DD, year 2027), time (HH:MM, 24-hour clock) and seating (indoor, outdoor, bar or "
+        "null). Output only the JSON.",
+        "Read the booking request and return JSON: name, party_size as an integer, date as YYYY-MM-DD "
+        "(the year is 2027), time as 24-hour HH:MM, seating as indoor, outdoor, bar or null when not "
+        "given. No other text.",
+        "Fill in a JSON record for this reservation with fields name, party_size (a whole number), date "
+        "(YYYY-MM-DD in 2027), time (HH:MM on a 24-hour clock) and seating (indoor, outdoor, bar, or "
+        "null if unspecified). Respond with the JSON alone.",
+    ),
+    "sections": (
+        "Which Debian archive section does this package belong to? Answer with one word: games, "
+        "graphics, net, science or sound.",
+        "Classify the Debian package by its description into one of: games, graphics, net, science, "
+        "sound. Reply with the section only.",
+        "Pick the section of the Debian archive for this package (games, graphics, net, science or "
+        "sound). Give just the section name.",
+        "Here is a Debian package description. Name its section, choosing from games, graphics, net, "
+        "science and sound, and write nothing else.",
+    ),
+    "fields": (
+        "Give the domain name of this package's homepage (the host part of the URL, without www.). "
+        "Reply with the domain only.",
+        "What host does the Homepage field of this Debian package point to? Leave out any www. prefix "
+        "and answer with the host alone.",
+        "From the package record below, extract the homepage's domain (no scheme, no path, no "
+        "leading www.). Output only the domain.",
+        "Read the Debian package stanza and tell me which domain its homepage is on (drop http(s)://, "
+        "www. and the path). Just the domain, please.",
+    ),
+    "units": (
+        "Convert the quantity to the unit asked for. Reply with the number and the unit only.",
+        "Express this amount in the requested unit. Give only the number followed by the unit.",
+        "Do the unit conversion below and answer with just the result and its unit.",
+        "How much is this in the target unit? Write the number and the unit symbol, nothing else.",
+    ),
+}
+TRAIN_TASKS = ("dates", "requests", "sections", "fields")
+HELD_OUT_TASK = "units"
+
+# Exact conversion factors between metric (and time) units: (from, to, factor), both ways.
+UNIT_FACTORS = (
+    ("km", "m", 1000), ("m", "cm", 100), ("cm", "mm", 10), ("m", "mm", 1000),
+    ("kg", "g", 1000), ("g", "mg", 1000), ("L", "mL", 1000),
+    ("h", "min", 60), ("min", "s", 60), ("day", "h", 24),
+)
+
+
+def format_number(x: float) -> str:
+    """A number as a person writes it: no trailing zeros, no trailing point (3500, 0.25, 7.5)."""
+    text = f"{x:.6f}".rstrip("0").rstrip(".")
+    return text if text != "-0" else "0"
+
+
+def unit_conversion(rng: random.Random) -> tuple[str, str]:
+    """One conversion question and its answer, for example ``("Convert 3.5 km to m.", "3500 m")``."""
+    big, small, factor = rng.choice(UNIT_FACTORS)
+    if rng.random() < 0.5:  # big to small: multiply a number with at most one decimal
+        value = rng.choice([rng.randint(1, 99), rng.randint(10, 999) / 10])
+        source, target, result = big, small, value * factor
+    else:  # small to big: a multiple of factor / 10, so the answer has at most two decimals
+        value = rng.randint(1, 120) * max(1, factor // 10)
+        source, target, result = small, big, value / factor
+    return f"Convert {format_number(value)} {source} to {target}.", f"{format_number(result)} {target}"
+
+
+def homepage_domain(url: str) -> str | None:
+    """The host of a homepage URL, lower case, without ``www.`` (None when there is no host)."""
+    match = re.match(r"^[a-z]+://([^/:?#]+)", url.strip(), flags=re.IGNORECASE)
+    if not match:
+        return None
+    host = match.group(1).lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def debian_field_records(stanzas: list[dict[str, str]]) -> list[Record]:
+    """One homepage-domain question per source package: a short stanza and the domain it points to.
+
+    The stanza keeps four fields (Package, Version, Maintainer, Homepage) so that the answer has
+    distractors (the maintainer's e-mail domain, the version) but the prompt stays short.
+    """
+    seen: set[str] = set()
+    records = []
+    for s in stanzas:
+        source = s.get("Source", s.get("Package", "")).split(" ")[0]
+        domain = homepage_domain(s.get("Homepage", ""))
+        if not source or source in seen or not domain or not s.get("Maintainer"):
+            continue
+        seen.add(source)
+        stanza = "\n".join(f"{k}: {s[k]}" for k in ("Package", "Version", "Maintainer", "Homepage"))
+        records.append({"input": stanza, "answer": domain, "source": source})
+    return records
+
+
+def _load_committed(out: Path, name: str, split: str) -> list[dict]:
+    path = out / name / f"{split}.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: build {name} first")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def instruction_inputs(out: Path, index_text: str, rng: random.Random) -> dict[str, dict[str, list[Record]]]:
+    """The inputs and answers of each task, by source split: ``{task: {split: [{input, answer, source}]}}``.
+
+    Dates, booking requests and Debian sections are the committed records of their own datasets
+    (their prompt's input line, their answer), so no test item of theirs was ever a training item;
+    the homepage questions are split by source package; the unit conversions are all test items.
+    """
+    tasks: dict[str, dict[str, list[Record]]] = {}
+    for task, name in (("dates", "dates"), ("requests", "requests")):
+        tasks[task] = {}
+        for split in SPLITS:
+            tasks[task][split] = [
+                {"input": r["prompt"].split("\n", 1)[1], "answer": r["answer"], "source": r["id"]}
+                for r in _load_committed(out, name, split)
+            ]
+    tasks["sections"] = {
+        split: [{"input": f"Description: {r['text']}", "answer": r["label"], "source": r["source"]}
+                for r in _load_committed(out, DEBIAN_NAME, split)]
+        for split in SPLITS
+    }
+    fields = debian_field_records(parse_deb822(index_text))
+    rng.shuffle(fields)
+    per_domain: dict[str, int] = {}
+    kept = []
+    for record in fields:  # a few hosts (github.com) hold a third of the homepages: cap each one
+        per_domain[record["answer"]] = per_domain.get(record["answer"], 0) + 1
+        if per_domain[record["answer"]] <= FIELDS_PER_DOMAIN:
+            kept.append(record)
+    fields = kept
+    sizes = INSTRUCTIONS_PER_TASK
+    tasks["fields"] = {"test": fields[: sizes["test"]],
+                       "validation": fields[sizes["test"] : sizes["test"] + sizes["validation"]],
+                       "train": fields[sizes["test"] + sizes["validation"] : sum(sizes.values())]}
+    questions = {}
+    while len(questions) < INSTRUCTIONS_HELD_OUT_TASK_SIZE:
+        question, answer = unit_conversion(rng)
+        questions.setdefault(question, answer)
+    tasks["units"] = {"test": [{"input": q, "answer": a, "source": q} for q, a in questions.items()]}
+    return tasks
+
+
+def build_instructions(out: Path, index_text: str, seed: int = SEED) -> dict[str, list[Record]]:
+    """The multi-task instruction set of chapter 10, split so that generalisation can be measured.
+
+    - ``train``, ``validation``, ``test``: the four training tasks, each prompt in one of the
+      task's first three phrasings (drawn at random);
+    - ``test_phrasing``: the *same* test items, each in the task's fourth phrasing, which no
+      training prompt uses (a paired comparison: only the wording changed);
+    - ``test_task``: unit conversion, a task type absent from every training split, in all four
+      of its phrasings.
+    """
+    rng = dataset_rng(INSTRUCTIONS_NAME, seed)
+    tasks = instruction_inputs(out, index_text, rng)
+    splits: dict[str, list[Record]] = {split: [] for split in INSTRUCTIONS_SPLITS}
+    for task in TRAIN_TASKS:
+        for split in SPLITS:
+            items = list(tasks[task][split])
+            rng.shuffle(items)
+            for i, item in enumerate(items[: INSTRUCTIONS_PER_TASK[split]]):
+                k = rng.randrange(INSTRUCTIONS_TRAIN_PHRASINGS)
+                record = {"id": f"{task}-{split}-{i:03d}", "task": task, "phrasing": k,
+                          "prompt": f"{PHRASINGS[task][k]}\n{item['input']}", "answer": item["answer"],
+                          "source": item["source"]}  # fmt: skip
+                splits[split].append(record)
+                if split == "test":
+                    held_out = len(PHRASINGS[task]) - 1
+                    splits["test_phrasing"].append({
+                        **record, "phrasing": held_out, "prompt": f"{PHRASINGS[task][held_out]}\n{item['input']}"
+                    })
+    for i, item in enumerate(tasks[HELD_OUT_TASK]["test"]):
+        k = i % len(PHRASINGS[HELD_OUT_TASK])
+        splits["test_task"].append({"id": f"units-test-{i:03d}", "task": HELD_OUT_TASK, "phrasing": k,
+                                    "prompt": f"{PHRASINGS[HELD_OUT_TASK][k]}\n{item['input']}",
+                                    "answer": item["answer"], "source": item["source"]})  # fmt: skip
+    rng.shuffle(splits["train"])
+    return splits
+
+
+# General English for the forgetting probe: Debian's fortunes-min package (BSD licence).
+FORTUNES_PACKAGE = "fortunes-min"
+FORTUNES_VERSION = "1:1.99.1-7.3"
+FORTUNES_DEB_SHA256 = "9eed5b45064e41133dae0967cf3a17588ad77c014fcc7bf1527fa3ea48e44d07"
+GENERAL_PROBE_SIZE = 80  # literary quotations: the probe's held-out text
+GENERAL_WORDS = (8, 80)  # a text is kept when it has this many words (inclusive)
+
+# Short general questions that no tuning task touches. Chapter 10 keeps the ones the base model
+# answers exactly, greedily, before any tuning: the probe counts how many survive the tuning.
+GENERAL_QUESTIONS: tuple[tuple[str, str], ...] = (
+    *((f"What is the capital of {country}? Answer with one word.", city) for country, city in (
+        ("France", "Paris"), ("Germany", "Berlin"), ("Italy", "Rome"), ("Spain", "Madrid"),
+        ("Japan", "Tokyo"), ("Russia", "Moscow"), ("Egypt", "Cairo"), ("Greece", "Athens"),
+        ("Portugal", "Lisbon"), ("Austria", "Vienna"), ("Norway", "Oslo"), ("Sweden", "Stockholm"),
+        ("Ireland", "Dublin"), ("Poland", "Warsaw"), ("Canada", "Ottawa"), ("Kenya", "Nairobi"),
+        ("Peru", "Lima"), ("China", "Beijing"), ("England", "London"), ("Finland", "Helsinki"),
+    )),
+    *((f"What is the opposite of '{word}'? Answer with one word.", opposite) for word, opposite in (
+        ("hot", "cold"), ("up", "down"), ("big", "small"), ("day", "night"), ("fast", "slow"),
+        ("happy", "sad"), ("open", "closed"), ("light", "dark"), ("old", "young"), ("wet", "dry"),
+        ("early", "late"), ("full", "empty"), ("hard", "soft"), ("rich", "poor"), ("win", "lose"),
+        ("left", "right"), ("black", "white"), ("push", "pull"), ("begin", "end"), ("true", "false"),
+    )),
+    *((f"What is the plural of '{word}'? Answer with one word.", plural) for word, plural in (
+        ("child", "children"), ("mouse", "mice"), ("foot", "feet"), ("tooth", "teeth"), ("man", "men"),
+        ("woman", "women"), ("goose", "geese"), ("person", "people"), ("box", "boxes"), ("city", "cities"),
+    )),
+    *((f"What is {a} plus {b}? Answer with a number.", str(a + b)) for a, b in (
+        (2, 3), (4, 4), (5, 7), (10, 10), (6, 3), (9, 1), (8, 5), (12, 7), (20, 30), (15, 5),
+    )),
+    *((f"How many {thing}? Answer with a number.", n) for thing, n in (
+        ("days are in a week", "7"), ("months are in a year", "12"), ("legs does a spider have", "8"),
+        ("legs does a dog have", "4"), ("hours are in a day", "24"), ("minutes are in an hour", "60"),
+        ("sides does a triangle have", "3"), ("wheels does a bicycle have", "2"),
+        ("continents are there", "7"), ("days are in a leap year", "366"),
+    )),
+)
+
+
+def fortune_texts(text: str) -> list[str]:
+    """The entries of a fortune file (separated by lines holding ``%``), white space collapsed."""
+    entries = [" ".join(block.split()) for block in re.split(r"(?m)^%\s*$", text)]
+    lo, hi = GENERAL_WORDS
+    return [e for e in entries if lo <= len(e.split()) <= hi]
+
+
+def fetch_fortunes(folder: Path) -> Path:
+    """Download the pinned fortunes-min package with ``apt-get download``; return the .deb's path.
+
+    Raises:
+        ValueError: when the package's SHA-256 is not the pinned one.
+    """
+    subprocess.run(["apt-get", "download", f"{FORTUNES_PACKAGE}={FORTUNES_VERSION}"], cwd=folder, check=True,
+                   capture_output=True)  # fmt: skip
+    deb = next(folder.glob(f"{FORTUNES_PACKAGE}_*.deb"))
+    digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+    if digest != FORTUNES_DEB_SHA256:
+        raise ValueError(f"{deb.name}: SHA-256 {digest} is not the pinned {FORTUNES_DEB_SHA256}")
+    return deb
+
+
+def build_general(deb: Path, folder: Path) -> dict[str, list[Record]]:
+    """The probe's texts and questions: literary quotations (held out) and fortunes (for mixing).
+
+    ``probe_text``: quotations from the ``literature`` file, the probe's perplexity text;
+    ``mix_text``: the ``fortunes`` file's entries, which chapter 10 mixes into the tuning set to
+    measure the mitigation on text the probe never scores; ``questions``: GENERAL_QUESTIONS.
+    """
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(folder)], check=True)
+    games = folder / "usr" / "share" / "games" / "fortunes"
+    probe = fortune_texts((games / "literature").read_text(encoding="utf-8"))[:GENERAL_PROBE_SIZE]
+    mix = fortune_texts((games / "fortunes").read_text(encoding="utf-8"))
+    return {
+        "probe_text": [{"id": f"literature-{i:03d}", "text": t} for i, t in enumerate(probe)],
+        "mix_text": [{"id": f"fortunes-{i:03d}", "text": t} for i, t in enumerate(mix)],
+        "questions": [{"id": f"question-{i:03d}", "prompt": q, "answer": a}
+                      for i, (q, a) in enumerate(GENERAL_QUESTIONS)],
+    }
+
+
+def write_instructions(out: Path, index_path: Path | None = None) -> list[Path]:
+    """Build chapter 10's ``instructions`` and ``general`` sets and write them under ``out``.
+
+    Needs the pinned Debian index (as ``--debian-sections``), the committed dates, requests and
+    debian_sections files, and ``apt-get download`` for the fortunes.
+    """
+    import tempfile
+
+    index_path = index_path or debian_index_path()
+    text = read_debian_index(index_path)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if digest != DEBIAN_INDEX_SHA256:
+        raise ValueError(f"{index_path}: SHA-256 {digest} is not the pinned index ({DEBIAN_INDEX_SHA256})")
+    written = []
+    for name, splits in (("instructions", build_instructions(out, text)),):
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for split, records in splits.items():
+            path = folder / f"{split}.jsonl"
+            path.write_text(to_jsonl(records), encoding="utf-8")
+            print(f"{path}: {len(records)} records")
+            written.append(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        general = build_general(fetch_fortunes(Path(tmp)), Path(tmp) / "x")
+    folder = out / "general"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, records in general.items():
+        path = folder / f"{split}.jsonl"
+        path.write_text(to_jsonl(records), encoding="utf-8")
+        print(f"{path}: {len(records)} records")
+        written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------------------
 # Registry and command line
 # ---------------------------------------------------------------------------
 
@@ -700,7 +1031,15 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="the Debian Packages index to read (default: the one apt keeps in /var/lib/apt/lists)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="build only chapter 10's instructions and general sets (the Debian index and apt-get download)",
+    )
     args = parser.parse_args(argv)
+    if args.instructions:
+        write_instructions(args.out, args.packages)
+        return
     if args.debian_sections:
         write_debian_sections(args.out, args.packages)
         return

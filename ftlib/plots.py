@@ -22,6 +22,7 @@ __all__ = [
     "plot_memory_budget",
     "plot_memory_timeline",
     "plot_seed_scores",
+    "plot_tradeoff",
     "plot_token_losses",
     "plot_token_strip",
 ]
@@ -227,6 +228,49 @@ def plot_seed_scores(
     ax.set(title=title, xlabel=ylabel)
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def plot_tradeoff(
+    points: dict[str, Sequence[tuple[float, float]]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    confidence: float = 0.95,
+    ax=None,
+):
+    """Two measures of the same runs against each other: a dot per run, the mean with its interval on both axes.
+
+    Args:
+        points: ``(x, y)`` of each run (seed), by method name.
+        confidence: the level of the Student-t intervals over the runs (``ftlib.stats.mean_interval``).
+
+    Returns:
+        The matplotlib Axes.
+
+    Raises:
+        ValueError: for no methods, or a method without runs.
+
+    Taught in chapter 10, section 10.7 (task gain against forgetting).
+    """
+    from ftlib.stats import mean_interval
+
+    if not points or any(len(v) == 0 for v in points.values()):
+        raise ValueError("points needs at least one method, each with at least one (x, y) run")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, (name, runs) in enumerate(points.items()):
+        xy = np.asarray(runs, dtype=float).reshape(-1, 2)
+        cx, cy = mean_interval(xy[:, 0], confidence), mean_interval(xy[:, 1], confidence)
+        ax.plot(xy[:, 0], xy[:, 1], "o", color=f"C{i}", alpha=0.45)
+        ax.errorbar(cx.estimate, cy.estimate, xerr=[[cx.estimate - cx.low], [cx.high - cx.estimate]],
+                    yerr=[[cy.estimate - cy.low], [cy.high - cy.estimate]], fmt="D", color=f"C{i}", capsize=4,
+                    label=name)  # fmt: skip
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", title=f"dots: runs; diamonds: mean, {confidence:.0%} interval",
+              title_fontsize="x-small")  # fmt: skip
     return ax
 
 

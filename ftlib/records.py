@@ -111,7 +111,7 @@ class RunCache:
 
     ``get(key, compute)`` returns the record kept under ``key`` (a string, usually the JSON of the run's
     settings), or calls ``compute()``, appends its record to the file and returns it. ``fresh=True``
-    forgets the file first. Used by the scripts of chapters 7 to 9 (``experiments/``).
+    forgets the file first. Used by the scripts of chapters 7 to 10 (``experiments/``).
     """
 
     def __init__(self, path: Path, fresh: bool = False):

@@ -87,3 +87,15 @@ def test_field_scores_per_item_average_to_field_accuracy():
     assert field_accuracy(preds, refs) == {"valid_json": 1.0, "all_fields": 0.5, "name": 0.5, "seating": 1.0}
     with pytest.raises(ValueError, match="JSON object"):
         field_scores(["x"], ["[1]"])
+
+
+def test_generate_samples_repeatably(smoke):
+    """A positive temperature samples; the same seed gives the same answers, another seed others."""
+    model, tokenizer = smoke
+    prompts = ["Hi", "Tell me a story", "Date: 3 March 2021"]
+    first = generate(model, tokenizer, prompts, max_new_tokens=6, temperature=1.0, seed=3)
+    assert generate(model, tokenizer, prompts, max_new_tokens=6, temperature=1.0, seed=3) == first
+    others = [generate(model, tokenizer, prompts, max_new_tokens=6, temperature=1.0, seed=s) for s in range(4, 7)]
+    assert any(o != first for o in others)  # a random model at T=1 spreads over the vocabulary
+    with pytest.raises(ValueError, match="temperature"):
+        generate(model, tokenizer, prompts, temperature=-0.5)

@@ -158,3 +158,14 @@ def test_draw_peft_block_names_every_method_of_chapter_8():
                    "bottleneck adapter"]:  # fmt: skip
         assert method in text, method
     plt.close("all")
+
+
+def test_plot_tradeoff():
+    from ftlib.plots import plot_tradeoff
+
+    ax = plot_tradeoff({"full": [(0.5, 0.2), (0.6, 0.3), (0.55, 0.25)], "LoRA": [(0.4, 0.05), (0.45, 0.0)]},
+                       "t", "task gain", "probe change")  # fmt: skip
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["full", "LoRA"]
+    assert len(ax.lines) >= 2
+    with pytest.raises(ValueError, match="at least one"):
+        plot_tradeoff({"full": []}, "t", "x", "y")
