@@ -961,25 +961,10 @@ def write_instructions(out: Path, index_path: Path | None = None) -> list[Path]:
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     if digest != DEBIAN_INDEX_SHA256:
         raise ValueError(f"{index_path}: SHA-256 {digest} is not the pinned index ({DEBIAN_INDEX_SHA256})")
-    written = []
-    for name, splits in (("instructions", build_instructions(out, text)),):
-        folder = out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for split, records in splits.items():
-            path = folder / f"{split}.jsonl"
-            path.write_text(to_jsonl(records), encoding="utf-8")
-            print(f"{path}: {len(records)} records")
-            written.append(path)
+    written = write_dataset("instructions", build_instructions(out, text), out)
     with tempfile.TemporaryDirectory() as tmp:
         general = build_general(fetch_fortunes(Path(tmp)), Path(tmp) / "x")
-    folder = out / "general"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, records in general.items():
-        path = folder / f"{split}.jsonl"
-        path.write_text(to_jsonl(records), encoding="utf-8")
-        print(f"{path}: {len(records)} records")
-        written.append(path)
-    return written
+    return written + write_dataset("general", general, out)
 
 
 # ---------------------------------------------------------------------------
@@ -998,15 +983,15 @@ def build_dataset(name: str, seed: int = SEED) -> Splits:
 
 
 def write_dataset(name: str, splits: Splits, out: Path) -> list[Path]:
-    """Write ``out/<name>/<split>.jsonl`` for each split; return the paths."""
+    """Write ``out/<name>/<split>.jsonl`` for each split in ``splits``; return the paths."""
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for split in SPLITS:
+    for split, records in splits.items():
         path = folder / f"{split}.jsonl"
         with path.open("w", encoding="utf-8", newline="\n") as f:
-            f.write(to_jsonl(splits[split]))
-        print(f"{path}: {len(splits[split])} records")
+            f.write(to_jsonl(records))
+        print(f"{path}: {len(records)} records")
         paths.append(path)
     return paths
 
