@@ -316,7 +316,8 @@ def plot_memory_budget(
     if unknown:
         raise ValueError(f"measured names methods with no budget: {sorted(unknown)}")
     parts = [p for p in MEMORY_PARTS if any(p in b for b in budgets.values())]
-    parts += [p for b in budgets.values() for p in b if p not in parts]
+    for b in budgets.values():  # other parts, each once, in the order they first appear
+        parts += [p for p in b if p not in parts]
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 1.5 + 0.75 * len(budgets)))
     names = list(budgets)

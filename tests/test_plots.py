@@ -109,6 +109,9 @@ def test_plot_memory_budget_stacks_the_parts_and_marks_the_measurement():
     assert keys[-1] == "measured"
     # one key per part, "other" included although only the second row holds it
     assert sorted(keys[:-1]) == sorted(["weights", "gradients", "optimizer state", "activations", "other"])
+    shared = plot_memory_budget({"a": {"weights": 1.0, "x": 2.0}, "b": {"x": 1.0}, "c": {"x": 0.5}})
+    assert len(shared.patches) == 3 * 2  # a part outside MEMORY_PARTS that several rows hold is drawn once per row
+    assert shared.get_xlim()[1] == pytest.approx(3.0 * 1.05)
     two = plot_memory_budget(budgets, measured={"allocated": {"full": 2.5, "LoRA": 0.9}, "resident": {"full": 2.8}})
     assert [t.get_text() for t in two.get_legend().get_texts()][-2:] == ["allocated", "resident"]
     assert sum(len(line.get_xdata()) for line in two.lines) == 3
