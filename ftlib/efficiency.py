@@ -150,7 +150,11 @@ def train_variant(
     if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     runner = torch.compile(model) if compile else model
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    # One autocast region spans the whole loop, so its weight cache must be off: by default autocast
+    # casts each trainable weight to bf16 once per region and reuses that copy, and every forward
+    # after the first optimizer step would then run on the weights as they were before training.
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False) if bf16
+                else contextlib.nullcontext())
     train_kwargs.setdefault("progress", False)
     with PeakMemory(device, allocator=False) as peak, autocast:  # timed: resident set only
         history = train(runner, examples, pad_token_id, **train_kwargs)

@@ -58,3 +58,25 @@ def test_forward_seconds_and_train_variant_on_the_smoke_model(smoke):
     bf16, _ = train_variant(start, examples, tokenizer.pad_token_id, bf16=True, num_steps=1,
                             batch_size=4, lr=1e-3)
     assert bf16.loss[0] != plain.loss[0] and abs(bf16.loss[0] - plain.loss[0]) < 0.05  # rounded, so close but not equal
+
+
+def test_bf16_training_sees_its_own_updates(smoke):
+    """Several bf16 steps on one repeated batch follow the fp32 run: the forward uses the updated weights.
+
+    With autocast's weight cache on across the loop, every step would compute the first step's loss again.
+    """
+    import copy
+
+    from ftlib.data import tokenize_sft
+
+    model, tokenizer = copy.deepcopy(smoke[0]), smoke[1]
+    model.requires_grad_(True)
+    examples = [tokenize_sft({"prompt": "Date: 3 May 2020", "answer": "2020-05-03"}, tokenizer)] * 4
+    runs = {}
+    for bf16 in (False, True):
+        history, _ = train_variant(copy.deepcopy(model), examples, tokenizer.pad_token_id, bf16=bf16, num_steps=4,
+                                   batch_size=4, lr=1e-2)
+        runs[bf16] = history.loss
+    assert runs[True][-1] < runs[True][0] - 0.1  # the same batch, so its loss falls step by step
+    assert runs[True] == pytest.approx(runs[False], rel=0.05, abs=0.05)
+
