@@ -4,7 +4,15 @@ import pytest
 import torch
 from torch.nn.utils import prune as torch_prune
 
-from ftlib.prune import decoder_linears, keep_zeros_, magnitude_prune_, mlp_channel_scores, prune_mlp_channels, sparsity
+from ftlib.prune import (
+    decoder_linears,
+    keep_zeros_,
+    magnitude_prune_,
+    mlp_activation_norms,
+    mlp_channel_scores,
+    prune_mlp_channels,
+    sparsity,
+)
 
 
 @pytest.fixture
@@ -103,3 +111,53 @@ def test_keep_zeros_keeps_pruned_weights_at_zero_while_training(model, smoke):
         h.remove()
     train(model, examples, tokenizer.pad_token_id, num_steps=1, batch_size=4, lr=1e-2, progress=False)
     assert sparsity(model) < before / 2  # without the hooks the zeros move
+
+
+def _batches(tokenizer, texts):
+    return [dict(tokenizer(texts, return_tensors="pt", padding=True))]
+
+
+def test_activation_norms_leave_padding_out(model, smoke):
+    """A padded batch gives the same norms as its sequences one at a time, and the norms are those of down_proj's input."""
+    tokenizer = smoke[1]
+    texts = ["Date: 3 March 2021", "Normalise 12/25/2010 to ISO, please"]
+    together = mlp_activation_norms(model, _batches(tokenizer, texts))
+    one_by_one = mlp_activation_norms(model, [b for t in texts for b in _batches(tokenizer, [t])])
+    assert len(together) == model.config.num_hidden_layers
+    for a, b in zip(together, one_by_one):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    seen = []
+    hook = model.model.layers[0].mlp.down_proj.register_forward_pre_hook(lambda m, inp: seen.append(inp[0]))
+    with torch.no_grad():
+        model(**_batches(tokenizer, texts[:1])[0])
+    hook.remove()
+    single = mlp_activation_norms(model, _batches(tokenizer, texts[:1]))[0]
+    torch.testing.assert_close(single, seen[0][0].float().norm(dim=0))
+
+
+def test_activation_scores_prune_silent_channels_and_keep_the_output(model, smoke):
+    """Channels whose up_proj row is zero never fire: the activation score is 0 and removing them changes nothing."""
+    tokenizer = smoke[1]
+    width = model.config.intermediate_size
+    silent = torch.arange(1, width, 4)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.mlp.up_proj.weight[silent] = 0.0
+    batches = _batches(tokenizer, ["Date: 3 March 2021", "Normalise 12/25/2010"])
+    norms = mlp_activation_norms(model, batches)
+    assert all(float(n[silent].abs().max()) == 0.0 for n in norms)
+    scores = mlp_channel_scores(model.model.layers[0].mlp, norms[0])
+    assert float(scores[silent].abs().max()) == 0.0 and float(scores.min()) == 0.0
+    pruned = prune_mlp_channels(model, 0.25, norms)
+    assert pruned.config.intermediate_size == width - len(silent)
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(**batches[0]).logits, model(**batches[0]).logits, rtol=1e-5, atol=1e-5)
+
+
+def test_activation_norms_bad_input(model, smoke):
+    with pytest.raises(ValueError, match="activation norms for"):
+        prune_mlp_channels(model, 0.1, [torch.ones(model.config.intermediate_size)])
+    with pytest.raises(ValueError, match="shape"):
+        mlp_channel_scores(model.model.layers[0].mlp, torch.ones(3))
+    with pytest.raises(ValueError, match="calibration"):
+        mlp_activation_norms(model, [])
