@@ -132,11 +132,13 @@ def train_student(
     max_grad_norm: float | None = 1.0,
     desc: str = "student",
     progress: bool = True,
+    stop_after: int | None = None,
 ):
     """Train every weight of ``student`` on ``distill_loss``; the teacher only runs forward, without gradients.
 
     The batches, schedule and optimizer are those of ``ftlib.train.train`` for the same seed, so
     ``alpha=0`` is plain SFT and the three ways of training see the same examples in the same order.
+    ``stop_after`` runs only the first steps of the run, as in ``ftlib.train.train``.
 
     Returns:
         A ``ftlib.train.History`` (loss, lr, tokens and seconds per step; the seconds include the teacher).
@@ -146,13 +148,14 @@ def train_student(
     from tqdm import tqdm
 
     from ftlib.data import collate
-    from ftlib.train import History, draw_batches, lr_at, make_optimizer
+    from ftlib.train import History, _check_stop_after, draw_batches, lr_at, make_optimizer
 
     if teacher is None and alpha > 0:
         raise ValueError("alpha > 0 needs a teacher")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     lr_at(0, lr, num_steps, schedule, warmup_steps)  # validates the schedule arguments
+    _check_stop_after(stop_after, num_steps)
     student.requires_grad_(True).train()
     if teacher is not None:
         teacher.requires_grad_(False).eval()
@@ -160,7 +163,8 @@ def train_student(
     opt = make_optimizer(params, "adamw", lr)
     device = params[0].device
     history = History()
-    for step, indices in enumerate(tqdm(draw_batches(len(examples), num_steps, batch_size, seed), desc=desc, disable=not progress)):
+    batches = draw_batches(len(examples), num_steps, batch_size, seed)[:stop_after]
+    for step, indices in enumerate(tqdm(batches, desc=desc, disable=not progress)):
         start = time.perf_counter()
         batch = {k: v.to(device) for k, v in collate([examples[i] for i in indices], pad_token_id).items()}
         inputs = dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)

@@ -151,6 +151,11 @@ def validation_loss(model: torch.nn.Module, examples: Sequence[dict], pad_token_
     return total / max(1, count)
 
 
+def _check_stop_after(stop_after: int | None, num_steps: int) -> None:
+    if stop_after is not None and not 1 <= stop_after <= num_steps:
+        raise ValueError(f"stop_after must lie in [1, num_steps={num_steps}], got {stop_after}")
+
+
 def train(
     model: torch.nn.Module,
     examples: Sequence[dict[str, list[int]]],
@@ -170,6 +175,7 @@ def train(
     val_examples: Sequence[dict[str, list[int]]] | None = None,
     eval_every: int = 0,
     progress: bool = True,
+    stop_after: int | None = None,
 ) -> History:
     """Train the parameters that require gradients; return the :class:`History`.
 
@@ -183,11 +189,14 @@ def train(
         max_grad_norm: clip the global gradient norm to this (None: no clipping, and no norm computed).
         val_examples, eval_every: the validation loss before training and every ``eval_every``
             steps (and after the last), when both are given.
+        stop_after: run only the first ``stop_after`` steps of the ``num_steps`` run (same batches,
+            same schedule): a partial re-run that checks a recorded run step by step (chapter 12).
     """
     if not examples:
         raise ValueError("no training examples")
     if num_steps < 1 or batch_size < 1 or grad_accum < 1:
         raise ValueError(f"num_steps, batch_size and grad_accum must be >= 1 (got {num_steps}, {batch_size}, {grad_accum})")
+    _check_stop_after(stop_after, num_steps)
     lr_at(0, lr, num_steps, schedule, warmup_steps)  # validates the schedule arguments
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -201,7 +210,8 @@ def train(
         history.val_step.append(0)
         history.val_loss.append(validation_loss(model, val_examples, pad_token_id))
     model.train()
-    for step in (bar := tqdm(range(num_steps), desc=desc, disable=not progress)):
+    run_steps = num_steps if stop_after is None else stop_after
+    for step in (bar := tqdm(range(run_steps), desc=desc, disable=not progress)):
         start = time.perf_counter()
         micro = [collate([examples[i] for i in batches[step * grad_accum + j]], pad_token_id) for j in range(grad_accum)]
         n_answer = sum(int((m["labels"][:, 1:] != IGNORE_INDEX).sum()) for m in micro)

@@ -122,3 +122,21 @@ def test_drop_layers_makes_a_working_student(smoke):
 def test_drop_layers_rejects_bad_indices(smoke, keep):
     with pytest.raises(ValueError):
         drop_layers(smoke[0], keep)
+
+
+def test_train_student_stop_after_takes_the_first_steps(smoke):
+    import copy
+
+    from ftlib.data import tokenize_sft
+    from ftlib.distill import train_student
+
+    model, tokenizer = copy.deepcopy(smoke[0]), smoke[1]  # train_student freezes the teacher
+    examples = [tokenize_sft({"prompt": f"Date: {d} May 2020", "answer": f"2020-05-{d:02d}"}, tokenizer) for d in range(1, 9)]
+    runs = []
+    for stop in (None, 2):
+        student = drop_layers(model, [1])
+        runs.append(train_student(student, model, examples, tokenizer.pad_token_id, num_steps=4, batch_size=2,
+                                  alpha=0.5, progress=False, stop_after=stop))
+    assert len(runs[1].loss) == 2 and runs[1].loss == runs[0].loss[:2]
+    with pytest.raises(ValueError, match="stop_after"):
+        train_student(drop_layers(model, [1]), model, examples, tokenizer.pad_token_id, num_steps=4, stop_after=5)

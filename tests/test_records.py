@@ -56,3 +56,15 @@ def test_run_cache_resumes_and_forgets(tmp_path):
     fresh = RunCache(path, fresh=True)
     assert "a" not in fresh and not path.exists()
 
+
+
+def test_cpu_details_name_the_cpu_and_its_bf16_instructions(monkeypatch, tmp_path):
+    from ftlib import records
+
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu avx2 avx512f amx_bf16 sse\n")
+    real_path = records.Path
+    monkeypatch.setattr(records, "Path", lambda p: fake if p == "/proc/cpuinfo" else real_path(p))
+    assert records.cpu_details() == "; Test CPU 9000; avx2 avx512f amx_bf16"
+    monkeypatch.setattr(records, "Path", lambda p: tmp_path / "missing" if p == "/proc/cpuinfo" else real_path(p))
+    assert records.cpu_details() == ""

@@ -259,3 +259,15 @@ def test_the_fused_loss_equals_the_written_out_one(smoke, examples):
     torch.testing.assert_close(_summed_nll(logits, batch["labels"]), token_nll(logits, batch["labels"])[0].sum())
     h = train(tiny_llama(len(tokenizer), seed=0), examples, tokenizer.pad_token_id, num_steps=1, progress=False)
     assert math.isnan(h.grad_norm[0])  # no clipping asked, no norm computed
+
+
+def test_stop_after_runs_the_first_steps_of_the_same_run(smoke, examples):
+    """A partial re-run (chapter 12 checks recorded runs this way) takes the full run's first steps exactly."""
+    _, tokenizer = smoke
+    kwargs = dict(num_steps=6, batch_size=2, lr=1e-2, schedule="cosine", warmup_steps=2, progress=False)
+    full = train(tiny_llama(len(tokenizer), seed=0), examples, tokenizer.pad_token_id, **kwargs)
+    part = train(tiny_llama(len(tokenizer), seed=0), examples, tokenizer.pad_token_id, stop_after=3, **kwargs)
+    assert part.loss == full.loss[:3] and part.lr == full.lr[:3]
+    for bad in (0, 7):
+        with pytest.raises(ValueError, match="stop_after"):
+            train(tiny_llama(len(tokenizer), seed=0), examples, tokenizer.pad_token_id, stop_after=bad, **kwargs)
