@@ -21,7 +21,15 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["CastReport", "cast_report", "forward_seconds", "interleaved_seconds", "largest_safe_scale", "train_variant"]
+__all__ = [
+    "CastReport",
+    "cast_report",
+    "forward_seconds",
+    "interleaved_seconds",
+    "largest_safe_scale",
+    "set_checkpointing",
+    "train_variant",
+]
 
 
 class CastReport(NamedTuple):
@@ -120,6 +128,24 @@ def forward_seconds(model: torch.nn.Module, batch: dict[str, torch.Tensor], repe
     return statistics.median(times)
 
 
+def set_checkpointing(model: torch.nn.Module, on: bool) -> None:
+    """Switch gradient (activation) checkpointing of a Hugging Face model on or off, non-reentrant.
+
+    transformers 5 renamed ``gradient_checkpointing_enable`` to ``activation_checkpointing_enable``
+    and warns on the old name; older versions (a Colab image) have only the old one.
+    """
+    new = "activation_checkpointing_enable" if on else "activation_checkpointing_disable"
+    if hasattr(model, new):
+        if on:
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.activation_checkpointing_disable()
+    elif on:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_disable()
+
+
 def train_variant(
     model: torch.nn.Module,
     examples: Sequence[dict[str, list[int]]],
@@ -136,7 +162,7 @@ def train_variant(
         bf16: run forward and backward under ``torch.autocast`` in bfloat16 (the weights, their
             gradients and AdamW's state stay in float32: mixed precision).
         checkpointing: keep only each decoder layer's input during the forward pass and recompute
-            the rest in the backward pass (``gradient_checkpointing_enable``).
+            the rest in the backward pass (``set_checkpointing``).
         compile: train ``torch.compile(model)``; its first steps include the compilation.
         train_kwargs: passed to ``ftlib.train.train`` (``num_steps``, ``batch_size``, ``lr``, ...).
 
@@ -148,7 +174,7 @@ def train_variant(
 
     device = next(model.parameters()).device
     if checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        set_checkpointing(model, True)
     runner = torch.compile(model) if compile else model
     # One autocast region spans the whole loop, so its weight cache must be off: by default autocast
     # casts each trainable weight to bf16 once per region and reuses that copy, and every forward
@@ -159,5 +185,5 @@ def train_variant(
     with PeakMemory(device, allocator=False) as peak, autocast:  # timed: resident set only
         history = train(runner, examples, pad_token_id, **train_kwargs)
     if checkpointing:
-        model.gradient_checkpointing_disable()
+        set_checkpointing(model, False)
     return history, peak.increase

@@ -163,7 +163,9 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         model.requires_grad_(True)
     if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        from ftlib.efficiency import set_checkpointing
+
+        set_checkpointing(model, True)
     model.train()
     rss_loaded = rss_bytes()
 

@@ -80,3 +80,18 @@ def test_bf16_training_sees_its_own_updates(smoke):
     assert runs[True][-1] < runs[True][0] - 0.1  # the same batch, so its loss falls step by step
     assert runs[True] == pytest.approx(runs[False], rel=0.05, abs=0.05)
 
+
+
+def test_set_checkpointing_switches_without_a_deprecation_warning(smoke):
+    import copy
+    import warnings
+
+    from ftlib.efficiency import set_checkpointing
+
+    model = copy.deepcopy(smoke[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # transformers warns on the old name
+        set_checkpointing(model, True)
+        assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
+        set_checkpointing(model, False)
+        assert not any(getattr(m, "gradient_checkpointing", False) for m in model.modules())
