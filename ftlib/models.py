@@ -8,6 +8,11 @@ went through Q4_1 quantization they are close to, not equal to, the Hub's bf16 w
 
 Run it once with ``make model`` or ``python -m ftlib.models prepare``.
 
+The ``gpu`` profile loads from the Hugging Face Hub (Colab). ``$FTLIB_MODEL_DIR`` points it at a
+local model folder instead, and ``FTLIB_MODEL_DIR=random`` builds a randomly initialised model with
+SmolLM2-135M's exact configuration (read from the offline folder): this is how the gpu profile is
+run on a GPU machine that cannot reach the Hub, where no weights can travel (``gpu_model_source``).
+
 Taught in chapter 1, section 1.2.
 """
 
@@ -39,10 +44,12 @@ __all__ = [
     "convert_gguf",
     "count_parameters",
     "find_gguf",
+    "gpu_model_source",
     "load_model",
     "load_tokenizer",
     "offline_model_dir",
     "prepare",
+    "random_smollm2",
     "tiny_llama",
 ]
 
@@ -186,13 +193,49 @@ def _offline_dir_or_raise() -> Path:
     return path
 
 
+RANDOM = "random"  # FTLIB_MODEL_DIR=random: SmolLM2-135M's configuration, random weights
+
+
+def gpu_model_source() -> str:
+    """What the gpu profile loads: ``$FTLIB_MODEL_DIR`` (a local folder, or ``"random"``), else the Hub id.
+
+    Raises:
+        ValueError: when ``$FTLIB_MODEL_DIR`` names a folder without a ``config.json``.
+    """
+    override = (os.environ.get("FTLIB_MODEL_DIR") or "").strip()
+    if not override:
+        return HUB_ID
+    if override == RANDOM:
+        return RANDOM
+    if not (Path(override) / "config.json").is_file():
+        raise ValueError(f"FTLIB_MODEL_DIR={override!r} is not a model folder (no config.json); "
+                         f"give a folder saved with save_pretrained, or {RANDOM!r}")
+    return override
+
+
 def load_tokenizer(profile: Profile | None = None):
     """The SmolLM2 tokenizer (with its chat template) for a profile; smoke uses the offline one."""
     from transformers import AutoTokenizer
 
     profile = profile or get_profile()
-    source = HUB_ID if profile.name == "gpu" else str(_offline_dir_or_raise())
+    source = gpu_model_source() if profile.name == "gpu" else str(_offline_dir_or_raise())
+    if source == RANDOM:
+        source = str(_offline_dir_or_raise())
     return AutoTokenizer.from_pretrained(source)
+
+
+def random_smollm2(dtype: torch.dtype = torch.float32, seed: int = 0):
+    """SmolLM2-135M-Instruct's architecture with randomly initialised weights (config from the offline folder).
+
+    For running the gpu profile where no weights can travel: every cell runs, but the asserts that
+    need a trained model cannot hold.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(_offline_dir_or_raise())
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return AutoModelForCausalLM.from_config(config, dtype=dtype)
 
 
 def tiny_llama(vocab_size: int, seed: int = 0):
@@ -220,7 +263,8 @@ def tiny_llama(vocab_size: int, seed: int = 0):
 def load_model(profile: Profile | None = None):
     """Load (model, tokenizer) for a profile, model in eval mode on the profile's device.
 
-    - gpu: SmolLM2-135M-Instruct from the Hugging Face Hub in bf16 (needs the internet, as on Colab).
+    - gpu: SmolLM2-135M-Instruct from the Hugging Face Hub in bf16 (needs the internet, as on Colab);
+      ``$FTLIB_MODEL_DIR`` replaces the Hub by a local folder, or by random weights (``gpu_model_source``).
     - cpu: the offline float32 copy made by ``prepare()``.
     - smoke: a tiny random Llama with the SmolLM2 tokenizer.
 
@@ -232,7 +276,11 @@ def load_model(profile: Profile | None = None):
     profile = profile or get_profile()
     tokenizer = load_tokenizer(profile)
     if profile.name == "gpu":
-        model = AutoModelForCausalLM.from_pretrained(HUB_ID, dtype=profile.dtype)
+        source = gpu_model_source()
+        if source == RANDOM:
+            model = random_smollm2(profile.dtype)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=profile.dtype)
     elif profile.name == "cpu":
         model = AutoModelForCausalLM.from_pretrained(_offline_dir_or_raise(), dtype=profile.dtype)
     else:

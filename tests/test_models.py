@@ -92,3 +92,51 @@ def test_check_model_rejects_a_random_model(smoke):
 
 def test_gpu_profile_names_the_hub_model():
     assert get_profile("gpu").dtype == torch.bfloat16 and HUB_ID == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def _gpu_on_cpu():
+    """The gpu profile's choices, placed on the CPU so that the test runs without CUDA."""
+    import dataclasses
+
+    from ftlib.profile import get_profile
+
+    return dataclasses.replace(get_profile("gpu"), device="cpu", dtype=torch.float32)
+
+
+def test_gpu_profile_reads_a_local_folder_from_ftlib_model_dir(monkeypatch):
+    from ftlib.models import gpu_model_source, load_model, offline_model_dir
+    from ftlib.profile import get_profile
+
+    monkeypatch.delenv("FTLIB_MODEL_DIR", raising=False)
+    assert gpu_model_source() == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    monkeypatch.setenv("FTLIB_MODEL_DIR", str(offline_model_dir()))
+    assert "FTLIB_MODEL_DIR" in get_profile("gpu").model_name  # the banner says where the model came from
+    model, tokenizer = load_model(_gpu_on_cpu())
+    reference = load_model(get_profile("cpu"))[0]
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert torch.equal(model.state_dict()[name], reference.state_dict()[name])
+    assert tokenizer.chat_template
+
+
+def test_gpu_profile_random_mode_has_smollm2s_shape_and_random_weights(monkeypatch):
+    from ftlib.models import count_parameters, load_model
+    from ftlib.profile import get_profile
+
+    monkeypatch.setenv("FTLIB_MODEL_DIR", "random")
+    model, tokenizer = load_model(_gpu_on_cpu())
+    again = load_model(_gpu_on_cpu())[0]
+    reference = load_model(get_profile("cpu"))[0]
+    assert model.config.num_hidden_layers == reference.config.num_hidden_layers
+    assert count_parameters(model).total == count_parameters(reference).total
+    name = "model.layers.0.mlp.up_proj.weight"
+    assert not torch.equal(model.state_dict()[name], reference.state_dict()[name])
+    assert torch.equal(model.state_dict()[name], again.state_dict()[name])  # seeded: two loads agree
+    assert len(tokenizer) == reference.config.vocab_size
+
+
+def test_ftlib_model_dir_that_is_not_a_model_folder(monkeypatch, tmp_path):
+    from ftlib.models import gpu_model_source
+
+    monkeypatch.setenv("FTLIB_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="config.json"):
+        gpu_model_source()
