@@ -73,3 +73,20 @@ def test_a_hand_edited_or_stale_table_is_caught(book):
 def test_markers_are_required():
     with pytest.raises(ValueError, match="marker"):
         readme_table.update("# A README without markers\n", "| table |")
+
+
+def test_gpu_columns_come_from_the_gpu_profile_or_say_not_yet_measured(book):
+    rows = readme_table.chapter_rows(book, gpu=True)
+    assert rows[0]["gpu"] == readme_table.NOT_MEASURED and rows[2]["gpu"] == ""  # no file yet; a planned chapter
+    (book / "bench" / "results").mkdir(parents=True)
+    (book / readme_table.GPU_PROFILE).write_text(json.dumps({
+        "chapters/01_first.ipynb": {"seconds": 61.0, "peak_gpu_gib": 2.34, "passed": True},
+        "chapters/02_second.ipynb": {"seconds": 12.0, "peak_gpu_gib": 1.0, "passed": False},
+    }))
+    rows = readme_table.chapter_rows(book, gpu=True)
+    assert (rows[0]["gpu"], rows[0]["gpu_mem"]) == ("1 min 1 s", "2.3 GiB")
+    assert rows[1]["gpu"] == "failed after 12 s"
+    table = readme_table.markdown_table(rows, gpu=True)
+    assert table.splitlines()[0].endswith("| GPU time | peak GPU memory |") and "| 1 min 1 s | 2.3 GiB |" in table
+    # the README's table keeps its six columns
+    assert "GPU" not in readme_table.markdown_table(readme_table.chapter_rows(book))

@@ -6,6 +6,9 @@ The table sits between the two marker comments in README.md. Its rows come from 
 chapters the book has, in order), each chapter notebook's first heading (the title), and
 tools/timings.json, which `make execute` writes (CPU time and peak memory of each notebook and of
 its solutions). The chapters of the book's plan that have no notebook yet are listed as planned.
+With ``gpu=True`` the rows also hold each chapter's time and peak GPU memory under the `gpu` profile,
+from bench/results/gpu_profile.json (written by the GPU script of bench/; "not yet measured" until
+it has run): the instructor guide shows them, the README does not.
 ``--check`` changes nothing and exits with 1 when README.md is not up to date (tests/test_readme_table.py
 runs the same check). The book's setup page renders the same table (book/_ext/book_site.py).
 """
@@ -44,6 +47,8 @@ PLANNED = {
 }
 CHAPTER = re.compile(r"chapters/(\d\d)_[^/]+")
 NOT_RECORDED = "not recorded"
+GPU_PROFILE = Path("bench") / "results" / "gpu_profile.json"
+NOT_MEASURED = "not yet measured"
 
 
 def toc_chapters(root: Path) -> list[str]:
@@ -63,10 +68,34 @@ def notebook_title(path: Path) -> str:
     raise ValueError(f"{path}: no heading in any markdown cell")
 
 
-def chapter_rows(root: Path = ROOT) -> list[dict[str, str]]:
-    """One row per chapter of the plan: number, title, notebook, CPU time, peak RAM, solutions time."""
+def gpu_records(root: Path = ROOT) -> dict[str, dict]:
+    """The gpu profile's record of each notebook, by path (``{"seconds", "peak_gpu_gib", "passed", ...}``); {} without the file."""
+    path = root / GPU_PROFILE
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data = data.get("notebooks", data)  # the records, at the top level or under "notebooks"
+    return {k: v for k, v in data.items() if isinstance(v, dict) and "seconds" in v}
+
+
+def gpu_cells(record: dict | None) -> dict[str, str]:
+    """The GPU time and peak GPU memory of one notebook as the table writes them."""
+    if record is None:
+        return {"gpu": NOT_MEASURED, "gpu_mem": ""}
+    time = format_seconds(record["seconds"])
+    peak = record.get("peak_gpu_gib")
+    return {
+        "gpu": time if record.get("passed", True) else f"failed after {time}",
+        "gpu_mem": f"{peak:.1f} GiB" if isinstance(peak, (int, float)) else NOT_RECORDED,
+    }
+
+
+def chapter_rows(root: Path = ROOT, gpu: bool = False) -> list[dict[str, str]]:
+    """One row per chapter of the plan: number, title, notebook, CPU time, peak RAM, solutions time.
+
+    With ``gpu``, also the time and peak GPU memory of the gpu profile (keys ``gpu`` and ``gpu_mem``).
+    """
     timings_path = root / "tools" / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    on_gpu = gpu_records(root) if gpu else {}
     rows = {}
     for doc in toc_chapters(root):
         number = int(CHAPTER.fullmatch(doc).group(1))
@@ -81,20 +110,21 @@ def chapter_rows(root: Path = ROOT) -> list[dict[str, str]]:
             "ram": f"{cpu['peak_rss_gib']:.1f} GiB" if "peak_rss_gib" in cpu else NOT_RECORDED,
             "solutions": format_seconds(sol["seconds"]) if "seconds" in sol else NOT_RECORDED,
         }
+        if gpu:
+            rows[number].update(gpu_cells(on_gpu.get(notebook)))
     for number, title in PLANNED.items():
-        rows.setdefault(
-            number, {"number": str(number), "title": title, "notebook": "planned", "cpu": "", "ram": "", "solutions": ""}
-        )
+        planned = {"number": str(number), "title": title, "notebook": "planned", "cpu": "", "ram": "", "solutions": ""}
+        rows.setdefault(number, planned | ({"gpu": "", "gpu_mem": ""} if gpu else {}))
     return [rows[n] for n in sorted(rows)]
 
 
-def markdown_table(rows: list[dict[str, str]]) -> str:
-    """The rows as a Markdown table."""
-    lines = [
-        "| # | chapter | notebook | CPU time | peak RAM | solutions, CPU time |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [f"| {r['number']} | {r['title']} | {r['notebook']} | {r['cpu']} | {r['ram']} | {r['solutions']} |" for r in rows]
+def markdown_table(rows: list[dict[str, str]], gpu: bool = False) -> str:
+    """The rows as a Markdown table; with ``gpu``, two more columns: GPU time and peak GPU memory."""
+    head = "| # | chapter | notebook | CPU time | peak RAM | solutions, CPU time |"
+    lines = [head + (" GPU time | peak GPU memory |" if gpu else ""), "|---" * (8 if gpu else 6) + "|"]
+    for r in rows:
+        line = f"| {r['number']} | {r['title']} | {r['notebook']} | {r['cpu']} | {r['ram']} | {r['solutions']} |"
+        lines.append(line + (f" {r['gpu']} | {r['gpu_mem']} |" if gpu else ""))
     return "\n".join(lines)
 
 

@@ -12,7 +12,15 @@ each notebook. Two helpers read them from the files that the measuring scripts w
   ``busy_s``, ``busy_share``, ``kernels_per_step``. Two fields joined by `` - `` or `` / ``
   give their difference or ratio. FORMAT is a Python format spec (``.2f``, ``.0%``, ``,.0f``).
 - the directive ``{chapter-table}`` renders the table of chapters with their measured CPU time,
-  peak memory and solutions time (``tools/readme_table.py``, the same table as the README).
+  peak memory and solutions time (``tools/readme_table.py``, the same table as the README); with the
+  flag ``:gpu:`` it adds the time and peak GPU memory of the gpu profile, read from
+  ``bench/results/gpu_profile.json`` ("not yet measured" while that file is missing).
+
+A third one quotes the chapters rather than a measurement: the directive ``{chapter-objectives} N``
+renders the "**Learning objectives.**" list of chapter N's first markdown cell, so that the
+instructor guide never holds a retyped copy that drifts from the chapter. ``{doc}`` and
+``{glue:text}`` references in the list are rewritten to work from the page that quotes it; a
+chapter without a notebook yet gets a sentence saying so.
 """
 
 from __future__ import annotations
@@ -20,10 +28,14 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import os
+import posixpath
 import re
 from pathlib import Path
 
+import nbformat
 from docutils import nodes
+from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
@@ -111,17 +123,93 @@ def _readme_table():
 
 
 class ChapterTable(SphinxDirective):
-    """The chapters with their measured CPU time, peak memory and solutions time."""
+    """The chapters with their measured CPU time, peak memory and solutions time (and, with ``:gpu:``, GPU time)."""
 
     has_content = False
+    option_spec = {"gpu": directives.flag}
 
     def run(self):
         table = _readme_table()
+        gpu = "gpu" in self.options
         self.env.note_dependency(str(ROOT / "tools" / "timings.json"))
         self.env.note_dependency(str(ROOT / "_toc.yml"))
+        if gpu:  # a missing file is a dependency too: the page is rebuilt until the file appears
+            self.env.note_dependency(str(ROOT / table.GPU_PROFILE))
         container = nodes.container(classes=["chapter-table"])
-        lines = table.markdown_table(table.chapter_rows(ROOT)).splitlines()
+        lines = table.markdown_table(table.chapter_rows(ROOT, gpu=gpu), gpu=gpu).splitlines()
         self.state.nested_parse(StringList(lines, source="tools/timings.json"), self.content_offset, container)
+        return [container]
+
+
+OBJECTIVES = "**Learning objectives.**"
+DOC_ROLE = re.compile(r"\{doc\}`([^`<]*<)?([^`<>]+)(>?)`")
+GLUE_ROLE = re.compile(r"(\{glue(?::\w+)?\}`)(?![^`]*::)([^`]+`)")
+
+
+def chapter_notebook(number: int, root: Path = ROOT) -> Path | None:
+    """The notebook of chapter ``number`` (``chapters/NN_*.ipynb``), or None while it is not written."""
+    found = sorted((root / "chapters").glob(f"{number:02d}_*.ipynb"))
+    return found[0] if found else None
+
+
+def objectives(path: Path) -> tuple[str, list[str]]:
+    """The sentence after "**Learning objectives.**" in a notebook's first markdown cell, and the list below it.
+
+    Raises:
+        ValueError: when the first markdown cell has no such paragraph followed by a list.
+    """
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    lines = cell.source.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(OBJECTIVES)), None)
+    if start is None:
+        raise ValueError(f"{path.name}: its first markdown cell has no line starting with {OBJECTIVES}")
+    items: list[str] = []
+    for line in lines[start + 1 :]:
+        if line.startswith("- ") or (items and line.startswith("  ") and line.strip()):
+            items.append(line)
+        elif items or line.strip():
+            break
+    if not items:
+        raise ValueError(f"{path.name}: no list after {OBJECTIVES}")
+    return lines[start][len(OBJECTIVES) :].strip(), items
+
+
+def relocate(text: str, notebook: Path, docname: str, root: Path = ROOT) -> str:
+    """Markdown of a chapter's first cell, with its ``{doc}`` and ``{glue:text}`` references made to work from ``docname``."""
+    here = posixpath.dirname(notebook.relative_to(root).as_posix())
+
+    def doc(m: re.Match) -> str:
+        target = m.group(2).strip()
+        if not target.startswith("/"):
+            target = "/" + posixpath.normpath(posixpath.join(here, target))
+        return f"{{doc}}`{m.group(1) or ''}{target}{m.group(3)}`"
+
+    relative = os.path.relpath(notebook, (root / docname).parent).replace(os.sep, "/")
+    return GLUE_ROLE.sub(lambda m: f"{m.group(1)}{relative}::{m.group(2)}", DOC_ROLE.sub(doc, text))
+
+
+class ChapterObjectives(SphinxDirective):
+    """The learning objectives of one chapter, quoted from its notebook's first cell."""
+
+    required_arguments = 1
+
+    def run(self):
+        number = int(self.arguments[0])
+        path = chapter_notebook(number)
+        if path is None:
+            lines = [f"Chapter {number} is not written yet: its learning objectives will appear here, read from its notebook."]
+        else:
+            self.env.note_dependency(str(path))
+            try:
+                _, items = objectives(path)
+            except ValueError as error:
+                return [self.state.document.reporter.error(f"{{chapter-objectives}}: {error}", line=self.lineno)]
+            doc = path.relative_to(ROOT).with_suffix("").as_posix()
+            name = f"{{doc}}`chapter {number} </{doc}>`" if doc in _readme_table().toc_chapters(ROOT) else f"`{doc}.ipynb`"
+            lines = [f"What {name} says a learner can do after it (its learning objectives):", ""]
+            lines += relocate("\n".join(items), path, self.env.docname).splitlines()
+        container = nodes.container(classes=["chapter-objectives"])
+        self.state.nested_parse(StringList(lines, source=str(path or "")), self.content_offset, container)
         return [container]
 
 
@@ -132,5 +220,6 @@ def _forget_cached(app, env, docnames):
 def setup(app):
     app.add_role("bench", bench_role)
     app.add_directive("chapter-table", ChapterTable)
+    app.add_directive("chapter-objectives", ChapterObjectives)
     app.connect("env-before-read-docs", _forget_cached)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
