@@ -93,14 +93,34 @@ def test_assigned_chapters_without_a_notebook_count_as_not_run(submissions):
     assert grade_class.parse_chapters("1-3, 6") == [1, 2, 3, 6]
 
 
-def test_quiz_lines_are_scored(tmp_path):
-    write(tmp_path / "ada" / "quizzes.ipynb", [printed("Quiz 1: 3 of 5 right\n"), printed("Quiz 1: 5 of 5 right\nQuiz 2: 4 of 5 right\n")],
-          heading="# Quizzes")
-    rows = grade_class.grade_class(tmp_path)
-    assert [(r.exercise, r.result, r.message) for r in rows] == [
-        ("quiz 1", "passed", "5 of 5 right"), ("quiz 2", "not yet", "4 of 5 right"),
-    ]  # fmt: skip
-    assert "9 / 10" in grade_class.summary(rows)
+def quiz_cell(chapter: int, printed_text: str | None):
+    """A quizzes-notebook cell that calls check_quiz, with what it printed (None: not run)."""
+    cell = new_code_cell(f"answers_{chapter} = {{1: 'b'}}\ncheck_quiz({chapter}, answers_{chapter});")
+    cell.outputs = [] if printed_text is None else [new_output("stream", name="stdout", text=printed_text)]
+    return cell
+
+
+def test_quiz_totals_are_read_from_the_cells_that_check_them(tmp_path, capsys):
+    from ftlib.quiz import check_quiz, quiz_chapters
+
+    check_quiz(1, {1: "a", 2: None})  # what a learner's cell prints, whatever the answers' worth
+    real = capsys.readouterr().out
+    right = int(real.splitlines()[-1].split()[0])
+    write(tmp_path / "ada" / "quizzes.ipynb", [
+        quiz_cell(1, real),
+        quiz_cell(2, "Question 1: PASSED\nQuestion 2: NOT YET. Hint: section 2.3\n3 of 5 right\n"),
+        quiz_cell(2, "Question 1: PASSED\n5 of 5 right\n"),  # a second try: the best total counts
+        quiz_cell(3, None),  # never run
+    ], heading="# Quizzes")  # fmt: skip
+    rows = grade_class.grade_class(tmp_path, chapters=[1, 4])
+    quizzes = {r.exercise: (r.result, r.message) for r in rows if r.exercise.startswith("quiz ")}
+    assert quizzes["quiz 1"] == ("passed" if right == 5 else "not yet", f"{right} of 5 right")
+    assert quizzes["quiz 2"] == ("passed", "5 of 5 right")
+    assert quizzes["quiz 3"][0] == "not run"
+    if 4 in quiz_chapters():  # an assigned chapter whose quiz no notebook checks
+        assert quizzes["quiz 4"] == ("not run", "no notebook checks quiz 4")
+    line = next(x for x in grade_class.summary(rows).splitlines() if x.startswith("ada"))
+    assert f"{right + 5} / 10" in line and line.split()[-1] == str(1 + (4 in quiz_chapters()))
 
 
 def test_a_broken_notebook_is_recorded_not_fatal(tmp_path):

@@ -8,8 +8,9 @@ skipped). For every notebook the script collects the verdict lines of the autogr
 
     PASSED exercise 1.2: <message>        NOT YET exercise 1.2: <message>
 
-(the format of ``ftlib.exercises.check``), and the quiz lines of ``ftlib.quiz.check_quiz``
-(see QUIZ_LINE below). By default it reads the outputs saved in the notebooks: students hand in
+(the format of ``ftlib.exercises.check``), and the quizzes' totals: a code cell that calls
+``check_quiz(N, answers)`` (``ftlib.quiz``, asked in ``chapters/quizzes.ipynb``) prints a line per
+question and then ``k of 5 right``, which is quiz N's score. By default it reads the outputs saved in the notebooks: students hand in
 executed notebooks. With ``--execute`` it first runs each notebook again with nbclient, in its
 own folder, in a fresh kernel, on a copy (the student's file is not changed); a cell that raises
 is recorded and the next cells still run, a cell over ``--cell-timeout`` stops that notebook.
@@ -20,12 +21,14 @@ first heading (``# 3. Data ...``). Every exercise of that chapter with a check
 notebook holds no verdict line for it (the cell was not run, or the notebook stopped before it).
 When a check was run several times, a PASSED line anywhere counts. ``--chapters`` names the
 chapters assigned: a student without a notebook of an assigned chapter gets ``not run`` for each
-of its exercises.
+of its exercises, and for its quiz when no notebook holds that quiz's total.
 
 Output: a CSV (default ``grades.csv``) with the columns student, notebook, exercise, result,
 message, and a summary per student on stdout (exercises passed of those checked, and quiz answers
 right). Quiz rows use the exercise column for ``quiz N``; their result is ``passed`` when every
-answer is right, ``not yet`` otherwise, and their message starts with ``k of n right``.
+answer is right, ``not yet`` otherwise (the message is ``k of n right``), or ``not run`` when the
+notebook calls ``check_quiz(N, ...)`` but shows no total for it. A quiz run several times keeps
+its best total.
 
 Taught in the instructor guide, section "Grading a class with tools/grade_class.py".
 """
@@ -52,8 +55,8 @@ __all__ = ["Row", "grade_class", "grade_notebook", "notebook_chapter", "quiz_sco
 
 PASSED, NOT_YET, NOT_RUN = "passed", "not yet", "not run"
 CHECK_LINE = re.compile(r"^(PASSED|NOT YET) exercise (\d+\.\d+): ?(.*)$", re.M)  # ftlib.exercises.check
-# Assumed format of ftlib.quiz.check_quiz's total (the quiz module is being written): "Quiz 3: 4 of 5 right".
-QUIZ_LINE = re.compile(r"^Quiz (\w+(?:\.\w+)*): (\d+) of (\d+) right\b.*$", re.M)
+QUIZ_CALL = re.compile(r"\bcheck_quiz\(\s*(\d+)")  # ftlib.quiz.check_quiz(chapter, answers) in a cell's source
+QUIZ_TOTAL = re.compile(r"^(\d+) of (\d+) right$", re.M)  # the last line check_quiz prints
 FILE_CHAPTER = re.compile(r"^(\d{1,2})_")
 HEADING_CHAPTER = re.compile(r"^#\s+(\d{1,2})\.?\s", re.M)
 COLUMNS = ["student", "notebook", "exercise", "result", "message"]
@@ -110,13 +113,32 @@ def verdicts(text: str) -> dict[str, tuple[str, str]]:
     return found
 
 
-def quiz_scores(text: str) -> dict[str, tuple[int, int]]:
-    """Quiz name -> (right, out of), from lines such as "Quiz 3: 4 of 5 right"; the best try counts."""
-    found: dict[str, tuple[int, int]] = {}
-    for name, right, total in QUIZ_LINE.findall(text):
-        if name not in found or int(right) > found[name][0]:
-            found[name] = (int(right), int(total))
+def quiz_scores(nb) -> dict[int, tuple[int, int] | None]:
+    """Chapter -> (right, out of) of every quiz a notebook checks, None when its cell shows no total.
+
+    A cell's ``check_quiz(N, ...)`` calls are paired in order with the "k of n right" lines of its
+    outputs; the best total of a quiz checked in several cells counts.
+    """
+    found: dict[int, tuple[int, int] | None] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        calls = [int(n) for n in QUIZ_CALL.findall(cell.source)]
+        totals = QUIZ_TOTAL.findall(output_text(nbformat.v4.new_notebook(cells=[cell])))
+        for i, chapter in enumerate(calls):
+            score = (int(totals[i][0]), int(totals[i][1])) if i < len(totals) else None
+            if found.get(chapter) is None or (score is not None and score[0] > found[chapter][0]):
+                found[chapter] = score
     return found
+
+
+def quiz_chapters() -> list[int]:
+    """The chapters that have a quiz in ftlib.quiz ([] where this checkout has no quizzes)."""
+    try:
+        from ftlib.quiz import quiz_chapters as chapters
+    except ImportError:
+        return []
+    return chapters()
 
 
 def notebook_chapter(path: Path, nb) -> int | None:
@@ -161,16 +183,20 @@ def grade_notebook(student: str, path: Path, name: str, *, run: bool = False, ce
     if nb is not None and run:
         nb = copy.deepcopy(nb)
         problem = execute(nb, path.parent, cell_timeout, kernel)
-    text = output_text(nb) if nb is not None else ""
-    found = verdicts(text)
+    found = verdicts(output_text(nb) if nb is not None else "")
     shown = errors(nb) if nb is not None else []
     if problem is None and shown:
         problem = f"the notebook shows an error: {shown[0]}" + (f" and {len(shown) - 1} more" if len(shown) > 1 else "")
     missing = "no check line in the notebook's outputs" + (f"; {problem}" if problem else "")
     rows = [Row(student, name, number, *found.get(number, (NOT_RUN, missing)))
             for number in sorted(set(chapter_exercises(notebook_chapter(path, nb))) | set(found), key=exercise_key)]  # fmt: skip
-    for quiz, (right, total) in sorted(quiz_scores(text).items(), key=lambda q: exercise_key(f"quiz {q[0]}")):
-        rows.append(Row(student, name, f"quiz {quiz}", PASSED if right == total else NOT_YET, f"{right} of {total} right"))
+    for chapter, score in sorted(quiz_scores(nb).items() if nb is not None else []):
+        if score is None:
+            rows.append(Row(student, name, f"quiz {chapter}", NOT_RUN, "no total line in the cell's outputs"
+                            + (f"; {problem}" if problem else "")))  # fmt: skip
+        else:
+            right, total = score
+            rows.append(Row(student, name, f"quiz {chapter}", PASSED if right == total else NOT_YET, f"{right} of {total} right"))
     if not rows and problem:  # a notebook of no known chapter that failed: say so rather than drop it
         rows.append(Row(student, name, "", NOT_RUN, problem))
     return rows
@@ -187,12 +213,19 @@ def grade_class(submissions: Path, *, run: bool = False, cell_timeout: int = 600
     rows: list[Row] = []
     for folder in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith(".")):
         seen: set[int] = set()
+        quizzes: dict[int, Row] = {}
         for path in student_notebooks(folder):
             name = path.relative_to(folder).as_posix()
             if progress:
                 progress(f"{folder.name}: {name}")
             found = grade_notebook(folder.name, path, name, run=run, cell_timeout=cell_timeout, kernel=kernel)
-            rows += found
+            for row in found:  # a quiz answered in several notebooks keeps its best row
+                if row.exercise.startswith("quiz "):
+                    chapter, best = int(row.exercise[5:]), quizzes.get(int(row.exercise[5:]))
+                    if best is None or quiz_rank(row) > quiz_rank(best):
+                        quizzes[chapter] = row
+                else:
+                    rows.append(row)
             seen |= {int(r.exercise.split(".")[0]) for r in found if r.exercise[:1].isdigit()}
             match = FILE_CHAPTER.match(path.name)
             if match:
@@ -200,22 +233,33 @@ def grade_class(submissions: Path, *, run: bool = False, cell_timeout: int = 600
         for chapter in sorted(set(chapters or []) - seen):
             rows += [Row(folder.name, "", number, NOT_RUN, f"no notebook of chapter {chapter} handed in")
                      for number in chapter_exercises(chapter)]  # fmt: skip
+        for chapter in sorted(set(chapters or []) & set(quiz_chapters()) - set(quizzes)):
+            quizzes[chapter] = Row(folder.name, "", f"quiz {chapter}", NOT_RUN, f"no notebook checks quiz {chapter}")
+        rows += [quizzes[c] for c in sorted(quizzes)]
     return rows
+
+
+def quiz_rank(row: Row) -> tuple[int, int]:
+    """Orders a quiz's rows: one with a total above one without, then by answers right."""
+    match = re.match(r"(\d+) of", row.message)
+    return (row.result != NOT_RUN, int(match.group(1)) if match and row.result != NOT_RUN else -1)
 
 
 def summary(rows: list[Row]) -> str:
     """A plain-text table: per student, exercises passed, not yet, not run, and quiz answers right."""
-    table = [("student", "passed", "not yet", "not run", "quiz right")]
+    table = [("student", "passed", "not yet", "not run", "quiz answers right", "quizzes not run")]
     for student in sorted({r.student for r in rows}):
         mine = [r for r in rows if r.student == student]
         ex = [r for r in mine if not r.exercise.startswith("quiz ")]
-        quiz = [tuple(int(x) for x in re.match(r"(\d+) of (\d+)", r.message).groups()) for r in mine if r.exercise.startswith("quiz ")]
+        quizzes = [r for r in mine if r.exercise.startswith("quiz ")]
+        quiz = [tuple(int(x) for x in re.match(r"(\d+) of (\d+)", r.message).groups()) for r in quizzes if r.result != NOT_RUN]
         table.append((
             student,
             f"{sum(r.result == PASSED for r in ex)} / {len(ex)}",
             str(sum(r.result == NOT_YET for r in ex)),
             str(sum(r.result == NOT_RUN for r in ex)),
             f"{sum(k for k, _ in quiz)} / {sum(n for _, n in quiz)}" if quiz else "-",
+            str(sum(r.result == NOT_RUN for r in quizzes)),
         ))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
