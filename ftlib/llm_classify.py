@@ -186,7 +186,7 @@ def load_sequence_classifier(num_labels: int, profile: Profile | None = None, se
     from transformers import AutoModelForSequenceClassification, LlamaConfig, LlamaForSequenceClassification
     from transformers.utils import logging as hf_logging
 
-    from ftlib.models import HUB_ID, load_tokenizer, offline_model_dir
+    from ftlib.models import load_pretrained, load_tokenizer
 
     profile = profile or get_profile()
     tokenizer = load_tokenizer(profile)
@@ -201,9 +201,9 @@ def load_sequence_classifier(num_labels: int, profile: Profile | None = None, se
             verbosity = hf_logging.get_verbosity()
             hf_logging.set_verbosity_error()  # the "newly initialized: score.weight" notice: we say it ourselves
             try:
-                source = HUB_ID if profile.name == "gpu" else offline_model_dir()
-                model = AutoModelForSequenceClassification.from_pretrained(
-                    source, num_labels=num_labels, pad_token_id=tokenizer.pad_token_id, dtype=profile.dtype)
+                # the Hub (gpu), the offline folder (cpu), or $FTLIB_MODEL_DIR's folder or random weights
+                model = load_pretrained(AutoModelForSequenceClassification, profile, num_labels=num_labels,
+                                        pad_token_id=tokenizer.pad_token_id)
             finally:
                 hf_logging.set_verbosity(verbosity)
     if not isinstance(getattr(model, "score", None), nn.Linear):

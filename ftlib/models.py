@@ -12,6 +12,9 @@ The ``gpu`` profile loads from the Hugging Face Hub (Colab). ``$FTLIB_MODEL_DIR`
 local model folder instead, and ``FTLIB_MODEL_DIR=random`` builds a randomly initialised model with
 SmolLM2-135M's exact configuration (read from the offline folder): this is how the gpu profile is
 run on a GPU machine that cannot reach the Hub, where no weights can travel (``gpu_model_source``).
+The variable replaces the ``cpu`` profile's model too (``model_source``): a chapter run on the CPU with
+random weights shows which of its asserts need trained weights (``tools/run_gpu_profile.py --discover``).
+The ``smoke`` profile ignores it.
 
 Taught in chapter 1, section 1.2.
 """
@@ -46,7 +49,9 @@ __all__ = [
     "find_gguf",
     "gpu_model_source",
     "load_model",
+    "load_pretrained",
     "load_tokenizer",
+    "model_source",
     "offline_model_dir",
     "prepare",
     "random_smollm2",
@@ -213,29 +218,55 @@ def gpu_model_source() -> str:
     return override
 
 
+def model_source(profile: Profile) -> str:
+    """What ``load_model`` loads for a profile: a Hub id, a folder, or ``"random"``.
+
+    gpu: ``gpu_model_source()``; cpu: ``$FTLIB_MODEL_DIR`` when set (checked the same way), else the
+    offline folder; smoke: the offline folder (for its tokenizer; the model is ``tiny_llama``).
+
+    Raises:
+        ValueError: when ``$FTLIB_MODEL_DIR`` names a folder without a ``config.json``.
+        ModelMissingError: when the offline folder is needed and not prepared.
+    """
+    if profile.name == "gpu" or (profile.name == "cpu" and (os.environ.get("FTLIB_MODEL_DIR") or "").strip()):
+        return gpu_model_source()
+    return str(_offline_dir_or_raise())
+
+
 def load_tokenizer(profile: Profile | None = None):
     """The SmolLM2 tokenizer (with its chat template) for a profile; smoke uses the offline one."""
     from transformers import AutoTokenizer
 
-    profile = profile or get_profile()
-    source = gpu_model_source() if profile.name == "gpu" else str(_offline_dir_or_raise())
+    source = model_source(profile or get_profile())
     if source == RANDOM:
         source = str(_offline_dir_or_raise())
     return AutoTokenizer.from_pretrained(source)
 
 
-def random_smollm2(dtype: torch.dtype = torch.float32, seed: int = 0):
+def random_smollm2(dtype: torch.dtype = torch.float32, seed: int = 0, auto_class=None, **config_kwargs):
     """SmolLM2-135M-Instruct's architecture with randomly initialised weights (config from the offline folder).
 
     For running the gpu profile where no weights can travel: every cell runs, but the asserts that
-    need a trained model cannot hold.
+    need a trained model cannot hold. ``auto_class`` (default ``AutoModelForCausalLM``) and
+    ``config_kwargs`` (e.g. ``num_labels``) build another head on the same body.
     """
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    config = AutoConfig.from_pretrained(_offline_dir_or_raise())
+    config = AutoConfig.from_pretrained(_offline_dir_or_raise(), **config_kwargs)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return AutoModelForCausalLM.from_config(config, dtype=dtype)
+        return (auto_class or AutoModelForCausalLM).from_config(config, dtype=dtype)
+
+
+def load_pretrained(auto_class, profile: Profile, **kwargs):
+    """``auto_class.from_pretrained`` on the profile's ``model_source`` in its dtype; random weights for ``"random"``.
+
+    Not for smoke, whose model is built by the caller.
+    """
+    source = model_source(profile)
+    if source == RANDOM:
+        return random_smollm2(profile.dtype, auto_class=auto_class, **kwargs)
+    return auto_class.from_pretrained(source, dtype=profile.dtype, **kwargs)
 
 
 def tiny_llama(vocab_size: int, seed: int = 0):
@@ -265,7 +296,7 @@ def load_model(profile: Profile | None = None):
 
     - gpu: SmolLM2-135M-Instruct from the Hugging Face Hub in bf16 (needs the internet, as on Colab);
       ``$FTLIB_MODEL_DIR`` replaces the Hub by a local folder, or by random weights (``gpu_model_source``).
-    - cpu: the offline float32 copy made by ``prepare()``.
+    - cpu: the offline float32 copy made by ``prepare()`` (or ``$FTLIB_MODEL_DIR``, as for gpu).
     - smoke: a tiny random Llama with the SmolLM2 tokenizer.
 
     Raises:
@@ -275,16 +306,10 @@ def load_model(profile: Profile | None = None):
 
     profile = profile or get_profile()
     tokenizer = load_tokenizer(profile)
-    if profile.name == "gpu":
-        source = gpu_model_source()
-        if source == RANDOM:
-            model = random_smollm2(profile.dtype)
-        else:
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=profile.dtype)
-    elif profile.name == "cpu":
-        model = AutoModelForCausalLM.from_pretrained(_offline_dir_or_raise(), dtype=profile.dtype)
-    else:
+    if profile.name == "smoke":
         model = tiny_llama(len(tokenizer))
+    else:
+        model = load_pretrained(AutoModelForCausalLM, profile)
     return model.to(profile.device).eval(), tokenizer
 
 

