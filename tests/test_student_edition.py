@@ -28,13 +28,17 @@ def test_student_edition(tmp_path):
     assert tool.main([str(tmp_path)]) == 0
     written = sorted((tmp_path / "chapters").glob("*.ipynb"))
     chapters = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
-    assert [p.name for p in written] == [p.name for p in chapters]  # no solutions notebook
-    for chapter, student in zip(chapters, written):
-        nb = nbformat.read(student, as_version=4)
+    quizzes = ROOT / "chapters" / "quizzes.ipynb"
+    assert [p.name for p in written] == sorted([p.name for p in chapters] + [quizzes.name])  # no solutions
+    for chapter in [*chapters, quizzes]:
+        nb = nbformat.read(tmp_path / "chapters" / chapter.name, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code)
         text = "\n".join(c.source for c in nb.cells)
-        assert "## Exercises" in text and 'check("' in text  # exercises and their checks stay
+        if chapter == quizzes:  # the questions and their checks stay
+            assert "show_quiz(" in text and "check_quiz(" in text
+        else:  # exercises and their checks stay
+            assert "## Exercises" in text and 'check("' in text
         leaked = [line for line in solution_lines(chapter) if line in text]
         assert not leaked, f"solution text in the student edition of {chapter.name}: {leaked[:3]}"
 
