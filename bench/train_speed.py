@@ -301,6 +301,7 @@ def main() -> None:
     parser.add_argument("--random-init", action="store_true")
     parser.add_argument("--model-config", type=Path, default=ROOT / "bench" / "smollm2_135m_config.json",
                         help="the shapes for --random-init (default: SmolLM2-135M's)")
+    parser.add_argument("--keep-going", action="store_true", help="record a failed job and go on (device runs)")
     parser.add_argument("--loops", default=",".join(LOOPS), help="which loops, comma-separated: book,trainer,sft_trainer")
     parser.add_argument("--name", default="cpu", help="results go to bench/results/<name>.json and .md")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -311,22 +312,30 @@ def main() -> None:
     if args.method:  # a child process: run one job, print its JSON
         print("RESULT " + json.dumps(run_job(args)))
         return
-    done_jobs = []
+    done_jobs, failed = [], []
     for method, loop in jobs(args.loops):
         cmd = [sys.executable, __file__, "--method", method, "--loop", loop, *sys.argv[1:]]
         print(f"{method} / {loop} ...", flush=True)
         done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=dict(os.environ, TQDM_DISABLE="1"))
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if done.returncode != 0 or not lines:
-            sys.exit(f"job {method}/{loop} failed:\n{done.stderr[-3000:]}")
+            if not args.keep_going:
+                sys.exit(f"job {method}/{loop} failed:\n{done.stderr[-3000:]}")
+            print(f"  FAILED:\n{done.stderr[-1500:]}", flush=True)
+            failed.append({"method": method, "loop": loop, "error": done.stderr[-1500:]})
+            continue
         done_jobs.append(json.loads(lines[-1][len("RESULT ") :]))
         last = done_jobs[-1]
         print(f"  {last['seconds_per_step']:.3f} s/step, {last['tokens_per_second']:,.0f} tokens/s", flush=True)
     result = {"environment": environment(args), "jobs": done_jobs}
+    if failed:
+        result["failed_jobs"] = failed
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / f"{args.name}.md").write_text(table(result))
     print(table(result))
+    if failed:
+        sys.exit(f"{len(failed)} job(s) failed: " + ", ".join(f"{f['method']}/{f['loop']}" for f in failed))
 
 
 if __name__ == "__main__":

@@ -217,3 +217,21 @@ def test_discovery_lists_failing_asserts_and_tagging_touches_only_metadata(tmp_p
     assert rgp.tag_cells({path.name: entry}, root=tmp_path) == {
         path.name: []
     }  # idempotent
+
+
+def test_a_spent_budget_starts_no_further_notebook(tmp_path, capsys):
+    path = notebook(tmp_path / "01_x.ipynb", [("x = 1", [])])
+    out = tmp_path / "r.json"
+    assert (
+        rgp.run(
+            [path],
+            out,
+            profile="smoke",
+            model_dir="random",
+            discover=False,
+            timeout=60,
+            budget=0,
+        )
+        == {}
+    )
+    assert "not run: " + str(path) in capsys.readouterr().out and not out.exists()

@@ -258,7 +258,9 @@ def run_notebook(
     except Exception as error:  # noqa: BLE001  a kernel that does not start, a timeout: the notebook failed, the run goes on
         record["seconds"] = round(time.perf_counter() - start, 1)
         record["error"] = f"{type(error).__name__}: {error}"[:2000]
-    if save is not None:
+    if (
+        save is not None and not record["passed"]
+    ):  # with its outputs up to the failing cell
         save.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, save / path.name)
     gib = 2**30
@@ -315,9 +317,23 @@ def run(
     discover: bool,
     timeout: int,
     save: Path | None = None,
+    budget: float | None = None,
+    artifacts: Path | None = None,
 ) -> dict:
-    """Run the notebooks one by one under ``profile``; rewrite ``out`` after each; return the results."""
+    """Run the notebooks one by one under ``profile``; rewrite ``out`` after each; return this run's records.
+
+    ``budget``: start no notebook after this many seconds (those left are listed, not recorded).
+    ``artifacts``: ``$FTLIB_ARTIFACTS`` for the kernels, where chapters keep checkpoints for later
+    chapters; by default a new temporary folder, so that a run with random weights never replaces
+    the checkpoints of the working tree's ``artifacts/``.
+    """
+    import tempfile
+
+    started = time.perf_counter()
     os.environ["FTLIB_PROFILE"] = profile
+    os.environ["FTLIB_ARTIFACTS"] = str(
+        artifacts or tempfile.mkdtemp(prefix="ftlib-artifacts-")
+    )
     if model_dir:
         os.environ["FTLIB_MODEL_DIR"] = model_dir
     else:
@@ -328,7 +344,8 @@ def run(
     )
     os.environ.setdefault("TQDM_DISABLE", "1")
     env = environment(profile, model_dir)
-    results = json.loads(out.read_text()) if out.is_file() else {}
+    results = json.loads(out.read_text()) if out.is_file() else {}  # earlier runs stay
+    done = {}
     soft_tagged = model_dir == "random"
     print(
         f"{len(paths)} notebooks, profile {profile}, FTLIB_MODEL_DIR={model_dir or '(unset)'}, "
@@ -338,12 +355,16 @@ def run(
     )
     for i, path in enumerate(paths, 1):
         name = relative(path)
+        if budget is not None and time.perf_counter() - started > budget:
+            left = ", ".join(relative(p) for p in paths[i - 1 :])
+            print(f"budget of {budget:.0f} s spent; not run: {left}", flush=True)
+            break
         print(f"[{i}/{len(paths)}] {name} ...", flush=True)
         record = run_notebook(
             path, discover=discover, soft_tagged=soft_tagged, timeout=timeout, save=save
         )
         record.update(env, date=time.strftime("%Y-%m-%d %H:%M"))
-        results[name] = record
+        results[name] = done[name] = record
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
         peak = (
@@ -365,7 +386,7 @@ def run(
             f"    {record['seconds']} s, peak GPU {peak}{skipped}, {verdict}",
             flush=True,
         )
-    return results
+    return done
 
 
 def discovery_summary(results: dict) -> dict:
@@ -451,12 +472,24 @@ def main(argv: list[str] | None = None) -> int:
         help=f"results file (default {relative(DEFAULT_OUT)}, or gpu_profile_discovery.json with --discover)",
     )
     parser.add_argument(
-        "--save-executed",
+        "--save-failed",
         type=Path,
         default=None,
-        help="write the executed notebooks here",
+        help="write each notebook that failed, executed up to its failing cell, here",
     )
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="start no notebook after this many seconds",
+    )
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=None,
+        help="FTLIB_ARTIFACTS for the kernels (default: a new temporary folder)",
+    )
     parser.add_argument(
         "--tag",
         type=Path,
@@ -488,7 +521,9 @@ def main(argv: list[str] | None = None) -> int:
             model_dir=args.model_dir,
             discover=True,
             timeout=args.timeout,
-            save=args.save_executed,
+            save=args.save_failed,
+            budget=args.budget,
+            artifacts=args.artifacts,
         )
         summary = discovery_summary(results)
         doc = {
@@ -520,12 +555,16 @@ def main(argv: list[str] | None = None) -> int:
         model_dir=args.model_dir,
         discover=False,
         timeout=args.timeout,
-        save=args.save_executed,
+        save=args.save_failed,
+        budget=args.budget,
+        artifacts=args.artifacts,
     )
-    failed = [name for name in map(relative, paths) if not results[name]["passed"]]
+    names = [name for name in map(relative, paths) if name in results]
+    failed = [name for name in names if not results[name]["passed"]]
     print(
-        f"{len(paths) - len(failed)} of {len(paths)} notebooks passed"
+        f"{len(names) - len(failed)} of {len(names)} notebooks run passed"
         + (f"; failed: {', '.join(failed)}" if failed else "")
+        + (f"; {len(paths) - len(names)} not run" if len(names) < len(paths) else "")
     )
     return 1 if failed else 0
 
