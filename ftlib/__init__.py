@@ -17,6 +17,9 @@ Each module holds one concern and says which chapter teaches it:
 - ``ftlib.glance``: the measured time and memory of a chapter, for its "at a glance" box.
 - ``ftlib.records``: results of sweeps saved with their provenance (``experiments/``).
 - ``ftlib.exercises``: autograded checks for the end-of-chapter exercises (one module per chapter in ``ftlib.checks``).
+- ``ftlib.quiz``: the five-question quiz of every chapter (one module per chapter in ``ftlib.quizzes``).
+- ``ftlib.distill``, ``ftlib.prune``, ``ftlib.efficiency``, ``ftlib.launch``: less compute, more machines (chapter 12).
+- ``ftlib.dpo``: direct preference optimization, the loss and a loop (chapter 13).
 
 Importing ``ftlib`` does nothing else: no seeding, no downloads, no settings changed.
 """

@@ -1,7 +1,7 @@
 """The "at a glance" box of a chapter: its measured run time and memory, read from the records.
 
 ``make execute`` writes each notebook's wall time and peak memory into ``tools/timings.json``;
-a GPU run of the gpu profile writes ``bench/results/gpu_notebooks.json``. A chapter calls
+the GPU run of the gpu profile (``tools/run_gpu_profile.py``) writes ``bench/results/gpu_profile.json``. A chapter calls
 ``at_a_glance("04_full_finetuning")`` in a cell, which glues those numbers for the box at the top
 of the chapter, so that the box is never typed by hand.
 
@@ -46,7 +46,11 @@ def glance_values(chapter: str, root: Path | None = None) -> dict[str, str]:
     """
     root = root or ROOT
     timings = _read(root / "tools" / "timings.json")
-    gpu = _read(root / "bench" / "results" / "gpu_notebooks.json").get("notebooks", {})
+    gpu = {  # a GPU run that failed has no time to show
+        path: record
+        for path, record in _read(root / "bench" / "results" / "gpu_profile.json").items()
+        if isinstance(record, dict) and record.get("passed")
+    }
     name = f"chapters/{chapter}.ipynb"
     solutions = f"chapters/solutions/{chapter}_solutions.ipynb"
     cpu = timings.get(name, {})

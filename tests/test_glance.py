@@ -29,7 +29,9 @@ def test_at_a_glance_reads_the_records(tmp_path, capsys):
                    "glance_solutions_time": "6 s", "glance_gpu_time": NOT_MEASURED}
     assert "2 min 57 s" in capsys.readouterr().out
     (tmp_path / "bench" / "results").mkdir(parents=True)
-    (tmp_path / "bench" / "results" / "gpu_notebooks.json").write_text(
-        json.dumps({"notebooks": {"chapters/04_x.ipynb": {"seconds": 31.0}}}))
+    gpu_record = tmp_path / "bench" / "results" / "gpu_profile.json"
+    gpu_record.write_text(json.dumps({"chapters/04_x.ipynb": {"seconds": 31.0, "passed": False}}))
+    assert at_a_glance("04_x", root=tmp_path)["glance_gpu_time"] == NOT_MEASURED  # a failed run shows no time
+    gpu_record.write_text(json.dumps({"chapters/04_x.ipynb": {"seconds": 31.0, "passed": True}}))
     assert at_a_glance("04_x", root=tmp_path)["glance_gpu_time"] == "31 s"
     assert at_a_glance("99_missing", root=tmp_path)["glance_cpu_time"] == NOT_MEASURED
