@@ -181,6 +181,7 @@ def test_discovery_lists_failing_asserts_and_tagging_touches_only_metadata(tmp_p
         [
             ("x = 1", []),
             ("assert x == 1\nassert x == 2", []),
+            ("1 / 0", []),  # discovery goes on after an error
             ("for i in range(2):\n    assert i < 0", []),
         ],
     )
@@ -191,7 +192,10 @@ def test_discovery_lists_failing_asserts_and_tagging_touches_only_metadata(tmp_p
         )
     )
     entry = summary[str(path)]
-    assert entry["cells"] == [2, 3] and entry["passed"]
+    assert entry["cells"] == [2, 4] and not entry["passed"]
+    assert entry["errors"] == [
+        {"cell": 3, "error": "ZeroDivisionError: division by zero"}
+    ]
     assert [a["source"] for a in entry["asserts"]] == [
         "assert x == 2",
         "assert i < 0",
@@ -203,6 +207,7 @@ def test_discovery_lists_failing_asserts_and_tagging_touches_only_metadata(tmp_p
     assert [c.metadata.get("tags", []) for c in after.cells[1:]] == [
         [],
         [rgp.TAG],
+        [],
         [rgp.TAG],
     ]
     diff = difflib.ndiff(before.splitlines(), path.read_text().splitlines())

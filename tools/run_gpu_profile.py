@@ -10,8 +10,8 @@ and record it, instead of failing. Every other cell runs unchanged, and any erro
 notebook, with the index of the failing cell (in the notebook's list of cells, markdown included)
 and the error.
 
-``--discover`` applies the soft transform to every cell and lists the cells whose asserts fail:
-that is how the ``real-weights`` tags were found. Discovery runs on the CPU (``--profile cpu``,
+``--discover`` applies the soft transform to every cell, goes on after errors, and lists the cells
+whose asserts fail: that is how the ``real-weights`` tags were found. Discovery runs on the CPU (``--profile cpu``,
 ``FTLIB_MODEL_DIR=random``, where ``ftlib.models`` honours the variable too), which is a proxy for the
 gpu profile: chapters pick other step counts on gpu (``P.pick``) and skip or branch on CUDA, so a cell
 may hold on one and fail on the other. ``--tag FILE`` then adds the tag to the cells a discovery
@@ -201,7 +201,11 @@ def run_notebook(
     timeout: int,
     save: Path | None = None,
 ) -> dict:
-    """Execute one notebook in a fresh kernel; returns its record (without the environment)."""
+    """Execute one notebook in a fresh kernel; returns its record (without the environment).
+
+    It stops at the first error, except with ``discover``, which goes on to reach every assert and
+    lists every error (a cell after a failed one may fail for want of its results).
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import (
@@ -237,14 +241,27 @@ def run_notebook(
     try:
         with client.setup_kernel():
             client.execute_cell(nb.cells[0], 0)
-            try:
-                for index in range(1, n + 1):
+            errors = []
+            for index in range(1, n + 1):
+                try:
                     client.execute_cell(nb.cells[index], index)
-                record["passed"] = True
-            except CellExecutionError as error:
-                record["failed_cell"] = index - 1
-                record["error"] = f"{error.ename}: {error.evalue}"
-                record["traceback"] = _plain(str(error))[-4000:]
+                except CellExecutionError as error:
+                    errors.append(
+                        {"cell": index - 1, "error": f"{error.ename}: {error.evalue}"}
+                    )
+                    if len(errors) == 1:
+                        record["failed_cell"], record["error"] = (
+                            index - 1,
+                            errors[0]["error"],
+                        )
+                        record["traceback"] = _plain(str(error))[-4000:]
+                    if not discover:
+                        break
+            record["passed"] = not errors
+            if discover:
+                record["errors"] = (
+                    errors  # discovery goes on after an error, to reach every assert
+                )
             record["seconds"] = round(time.perf_counter() - start, 1)
             client.execute_cell(nb.cells[-1], n + 1)
             measured = _result_line(nb.cells[-1])
@@ -400,6 +417,7 @@ def discovery_summary(results: dict) -> dict:
             "passed": record["passed"],
             "error": record["error"],
             "failed_cell": record["failed_cell"],
+            "errors": record.get("errors", []),
             "seconds": record["seconds"],
             "profile": record["profile"],
             "model_dir": record["model_dir"],
