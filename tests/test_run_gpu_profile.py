@@ -240,3 +240,10 @@ def test_a_spent_budget_starts_no_further_notebook(tmp_path, capsys):
         == {}
     )
     assert "not run: " + str(path) in capsys.readouterr().out and not out.exists()
+
+
+def test_tagging_refuses_a_stale_discovery(tmp_path):
+    path = notebook(tmp_path / "01_x.ipynb", [("y = 2", [])])
+    entry = {"cells": [1], "asserts": [{"cell": 1, "source": "assert y == 3"}]}
+    with pytest.raises(ValueError, match="stale"):
+        rgp.tag_cells({path.name: entry}, root=tmp_path)

@@ -444,9 +444,13 @@ def tag_cells(discovery: dict, root: Path = ROOT) -> dict[str, list[int]]:
         new = []
         for index in entry["cells"]:
             cell = nb["cells"][index]
-            if cell["cell_type"] != "code":
+            source = " ".join("".join(cell["source"]).split())
+            wanted = [a["source"] for a in entry["asserts"] if a["cell"] == index]
+            if cell["cell_type"] != "code" or not all(
+                " ".join(a.split()) in source for a in wanted
+            ):
                 raise ValueError(
-                    f"{name}: cell {index} is not a code cell; the discovery is stale"
+                    f"{name}: cell {index} no longer holds {wanted}; the discovery is stale"
                 )
             tags = cell["metadata"].setdefault("tags", [])
             if TAG not in tags:
