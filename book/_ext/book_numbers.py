@@ -5,7 +5,8 @@ results that no notebook computes: the benchmarks of ``bench/`` and the measured
 each notebook. Two helpers read them from the files that the measuring scripts write:
 
 - the role ``{bench}`NAME:EXPR:FORMAT` `` pastes a number of ``bench/results/NAME.json`` (or of
-  ``bench/results/h200_profile.txt``). EXPR names a field: ``environment.matmul_n``, or
+  ``bench/results/h200_profile.txt``; ``colab_install.json`` holds an environment alone, with
+  ``install_seconds`` from ``tests/test_colab_install.py``). EXPR names a field: ``environment.matmul_n``, or
   ``METHOD.LOOP.FIELD`` for a job (``full.ftlib.seconds_per_step``), with the derived fields
   ``share`` (of the matmul peak), ``peak_gib``, ``step_min``, ``step_max`` and, for the
   environment, ``peak_gflops``; in the profile ``METHOD.LOOP.DTYPE.FIELD`` with ``wall_s``,
@@ -68,7 +69,8 @@ def fields(name: str, root: Path = ROOT) -> dict[str, float]:
     data = json.loads(path.read_text())
     env = data["environment"]
     out.update({f"environment.{k}": v for k, v in env.items() if isinstance(v, (int, float))})
-    out["environment.peak_gflops"] = env["matmul_peak_flops"] / 1e9
+    if "matmul_peak_flops" in env:  # a timing file; colab_install.json has an environment alone
+        out["environment.peak_gflops"] = env["matmul_peak_flops"] / 1e9
     for job in data["jobs"]:
         key = f"{job['method']}.{job['loop']}"
         out.update({f"{key}.{k}": v for k, v in job.items() if isinstance(v, (int, float))})
