@@ -148,14 +148,14 @@ def train_student(
     from tqdm import tqdm
 
     from ftlib.data import collate
-    from ftlib.train import History, _check_stop_after, draw_batches, lr_at, make_optimizer
+    from ftlib.train import History, check_stop_after, draw_batches, lr_at, make_optimizer
 
     if teacher is None and alpha > 0:
         raise ValueError("alpha > 0 needs a teacher")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     lr_at(0, lr, num_steps, schedule, warmup_steps)  # validates the schedule arguments
-    _check_stop_after(stop_after, num_steps)
+    check_stop_after(stop_after, num_steps)
     student.requires_grad_(True).train()
     if teacher is not None:
         teacher.requires_grad_(False).eval()

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ftlib.data import IGNORE_INDEX, collate, tokenize_sft
-from ftlib.train import _check_stop_after, draw_batches, lr_at, real_token_logits
+from ftlib.train import check_stop_after, draw_batches, lr_at, real_token_logits
 
 LOG2 = math.log(2)  # the DPO loss of any pair while the model equals its reference
 
@@ -203,7 +203,7 @@ def train_dpo(
         raise ValueError(
             f"{len(pairs)} pairs but {len(ref_logps[0])} reference log-probabilities"
         )
-    _check_stop_after(stop_after, num_steps)
+    check_stop_after(stop_after, num_steps)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("no parameter requires a gradient: nothing to train")

@@ -30,6 +30,7 @@ __all__ = [
     "History",
     "artifacts_dir",
     "chapter4_checkpoint",
+    "check_stop_after",
     "checkpoint_metadata",
     "draw_batches",
     "full_ft_settings",
@@ -151,7 +152,9 @@ def validation_loss(model: torch.nn.Module, examples: Sequence[dict], pad_token_
     return total / max(1, count)
 
 
-def _check_stop_after(stop_after: int | None, num_steps: int) -> None:
+def check_stop_after(stop_after: int | None, num_steps: int) -> None:
+    """Refuse a ``stop_after`` outside 1..``num_steps``: the loops of chapters 12 and 13 (``ftlib.distill``,
+    ``ftlib.dpo``) share it with ``train``."""
     if stop_after is not None and not 1 <= stop_after <= num_steps:
         raise ValueError(f"stop_after must lie in [1, num_steps={num_steps}], got {stop_after}")
 
@@ -196,7 +199,7 @@ def train(
         raise ValueError("no training examples")
     if num_steps < 1 or batch_size < 1 or grad_accum < 1:
         raise ValueError(f"num_steps, batch_size and grad_accum must be >= 1 (got {num_steps}, {batch_size}, {grad_accum})")
-    _check_stop_after(stop_after, num_steps)
+    check_stop_after(stop_after, num_steps)
     lr_at(0, lr, num_steps, schedule, warmup_steps)  # validates the schedule arguments
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
